@@ -1,0 +1,42 @@
+# Fresh machine -> .venv -> everything. Python 3.11 and Java 17 must be on the PATH.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
+export FRUITS_HOME ?= $(CURDIR)
+export FRUITS_MAX_CONCURRENT_RUNS ?= 1
+
+.PHONY: install run test ui partitions bench bench-smoke validate clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed $(DAGSTER_HOME)/dagster.yaml
+
+$(DAGSTER_HOME)/dagster.yaml: dagster.yaml
+	mkdir -p $(DAGSTER_HOME)
+	cp dagster.yaml $@
+
+run: install  ## materialize every asset on FRUITS_SOURCE (default: the embedded sample)
+	$(PY) -m fruits_assets.cli run
+
+test: install  ## the whole test suite
+	$(PY) -m pytest
+
+ui: install  ## Dagster UI and daemon on http://127.0.0.1:3000
+	$(VENV)/bin/dagster dev -h 127.0.0.1 -p 3000
+
+partitions: install  ## register every class folder of the source as a partition
+	$(PY) -m fruits_assets.cli partitions
+
+bench: install  ## throughput and memory benchmarks (see docs/benchmarks.md)
+	$(PY) -m bench.featurize $(BENCH_ARGS)
+
+validate: install
+	$(VENV)/bin/dagster definitions validate -m fruits_assets.definitions
+
+clean:
+	rm -rf .lake .sample .dagster_home test-artifacts

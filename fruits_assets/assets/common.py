@@ -1,0 +1,27 @@
+"""Helpers shared by the asset declarations."""
+
+
+from dagster import AssetExecutionContext, MetadataValue
+
+from ..resources import LakeResource
+from ..spark_jobs.layout import check_partition_key
+
+ASSET_KWARGS = {"io_manager_key": "lake_io_manager", "group_name": "fruits", "pool": "spark"}
+
+
+def selected_classes(context: AssetExecutionContext, lake: LakeResource) -> list[str]:
+    """The run's fruit classes, validated, after checking the lake is writable."""
+    classes = [check_partition_key(k) for k in context.partition_keys]
+    lake.store().check_writable()
+    return classes
+
+
+def run_metadata(metrics: dict, count_key: str) -> dict:
+    """Counts, speed and duration every Spark-backed asset reports."""
+    count = metrics.get(count_key, 0)
+    rate = metrics.get("images_per_second") or metrics.get("files_per_second")
+    return {
+        count_key: MetadataValue.int(int(count)),
+        "seconds": MetadataValue.float(float(metrics.get("seconds", 0.0))),
+        "images_per_second": MetadataValue.float(float(rate or 0.0)),
+    }

@@ -1,0 +1,61 @@
+"""pca_model and pca_matrix: Spark ML PCA of the features, and the CSV matrix."""
+
+
+from typing import Optional
+
+from dagster import AssetExecutionContext, Config, MetadataValue, Output, asset
+
+from ..resources import LakeResource, SparkRuntime
+from ..spark_jobs.pca import check_settings
+from .common import ASSET_KWARGS
+from .image_features import image_features
+
+
+class PCAConfig(Config):
+    """Either a fixed ``k`` (1..1280), or the smallest k reaching ``variance_target``."""
+
+    k: Optional[int] = None
+    variance_target: Optional[float] = 0.95
+
+
+@asset(deps=[image_features], kinds={"spark"}, **ASSET_KWARGS)
+def pca_model(
+    context: AssetExecutionContext, config: PCAConfig, spark: SparkRuntime, lake: LakeResource
+) -> Output[dict]:
+    """pyspark.ml PCA fitted on the Training split of every class with features."""
+    target = None if config.k is not None else config.variance_target
+    check_settings(config.k, target)
+    lake.store().check_writable()
+    classes = sorted(context.instance.get_dynamic_partitions("fruit_class"))
+    metrics = spark.run_job("pca_fit", context, lake_root=lake.spark_root, classes=classes, k=config.k, variance_target=target)
+    if metrics["missing_classes"]:
+        context.log.warning(f"Classes without features, left out: {metrics['missing_classes']}")
+    return Output(
+        metrics,
+        metadata={
+            "k": metrics["k"],
+            "variance_target": MetadataValue.float(float(target)) if target else MetadataValue.null(),
+            "cumulative_variance": MetadataValue.float(float(metrics["cumulative_variance"][-1])),
+            "explained_variance": MetadataValue.json(metrics["explained_variance"]),
+            "train_rows": metrics["train_rows"],
+            "classes": len(metrics["classes"]),
+            "seconds": metrics["seconds"],
+            "lake_uri": metrics["uri"],
+        },
+    )
+
+
+@asset(deps=[pca_model, image_features], kinds={"spark", "csv"}, **ASSET_KWARGS)
+def pca_matrix(context: AssetExecutionContext, spark: SparkRuntime, lake: LakeResource) -> Output[dict]:
+    """Every image projected on the components: CSV ``path,label,split,pc_1..pc_k``."""
+    lake.store().check_writable()
+    metrics = spark.run_job("pca_project", context, lake_root=lake.spark_root)
+    return Output(
+        metrics,
+        metadata={
+            "rows": metrics["rows"],
+            "k": metrics["k"],
+            "csv": MetadataValue.path(metrics["csv"]),
+            "seconds": metrics["seconds"],
+        },
+    )

@@ -1,0 +1,109 @@
+"""Command line: ``python -m fruits_assets.cli {run,partitions,sample}``."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+from pathlib import Path
+
+from . import sample, settings
+
+
+def instance():
+    """The Dagster instance under DAGSTER_HOME (default ``<home>/.dagster_home``)."""
+    from dagster import DagsterInstance
+
+    home = Path(os.environ.setdefault("DAGSTER_HOME", str(settings.project_home() / ".dagster_home")))
+    home.mkdir(parents=True, exist_ok=True)
+    project_config = settings.project_home() / "dagster.yaml"
+    if project_config.exists() and not (home / "dagster.yaml").exists():
+        shutil.copy(project_config, home / "dagster.yaml")
+    return DagsterInstance.get()
+
+
+def sync_partitions(dagster_instance, classes: list[str]) -> tuple[list[str], list[str]]:
+    """Make the ``fruit_class`` partitions exactly ``classes``; return (added, removed)."""
+    from .partitions import fruit_classes
+
+    known = dagster_instance.get_dynamic_partitions(fruit_classes.name)
+    added = [c for c in classes if c not in known]
+    removed = [c for c in known if c not in classes]
+    dagster_instance.add_dynamic_partitions(fruit_classes.name, added)
+    for key in removed:
+        dagster_instance.delete_dynamic_partition(fruit_classes.name, key)
+    return added, removed
+
+
+def run_pipeline(k: int | None, variance_target: float | None) -> dict:
+    """Materialize every asset over every class of the source, in two runs."""
+    from dagster import AssetKey
+    from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
+
+    from .definitions import defs
+
+    dagster_instance = instance()
+    resources = defs.resources
+    classes = resources["source"].classes()
+    sync_partitions(dagster_instance, classes)
+    keys = dagster_instance.get_dynamic_partitions("fruit_class")
+    job = defs.resolve_implicit_global_asset_job_def()
+    images = job.execute_in_process(
+        instance=dagster_instance,
+        asset_selection=[AssetKey("raw_images"), AssetKey("image_features")],
+        tags={ASSET_PARTITION_RANGE_START_TAG: keys[0], ASSET_PARTITION_RANGE_END_TAG: keys[-1]},
+        raise_on_error=True,
+    )
+    target = None if k is not None else variance_target
+    pca = job.execute_in_process(
+        instance=dagster_instance,
+        asset_selection=[AssetKey("pca_model"), AssetKey("pca_matrix")],
+        run_config={"ops": {"pca_model": {"config": {"k": k, "variance_target": target}}}},
+        raise_on_error=True,
+    )
+    lake = resources["lake"]
+    model = lake.read_manifest("pca_model")
+    matrix = lake.read_manifest("pca_matrix")
+    features = lake.read_manifest("image_features")
+    return {
+        "runs": [images.run_id, pca.run_id],
+        "classes": len(classes),
+        "rows": matrix["rows"],
+        "k": model["k"],
+        "cumulative_variance": model["cumulative_variance"][-1],
+        "weights": features["weights"],
+        "csv": matrix["csv"],
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="fruits_assets", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="materialize every asset on FRUITS_SOURCE (or the sample)")
+    run.add_argument("--k", type=int, default=None, help="fixed number of components")
+    run.add_argument("--variance-target", type=float, default=0.95)
+    commands.add_parser("partitions", help="register every class folder of the source as a partition")
+    commands.add_parser("sample", help="write the embedded synthetic sample to <home>/.sample")
+    args = parser.parse_args(argv)
+
+    if args.command == "sample":
+        print(sample.generate(settings.sample_dir()))
+        return 0
+    if args.command == "partitions":
+        from .definitions import defs
+
+        added, removed = sync_partitions(instance(), defs.resources["source"].classes())
+        print(f"fruit_class partitions: {len(added)} added, {len(removed)} removed")
+        return 0
+    summary = run_pipeline(args.k, args.variance_target)
+    print("\nfruits_assets: pipeline complete")
+    for key, value in summary.items():
+        print(f"  {key:>20}: {value}")
+    if summary["weights"] != "imagenet":
+        print("  WARNING: features use random weights (ImageNet weights were not obtainable).")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,53 @@
+"""IO manager of the lake.
+
+Assets hand it the metrics their Spark job returned (the job itself wrote the
+data, atomically, in the layout of ``spark_jobs.layout``); it stores them as a
+manifest per partition. It loads any asset back for Python code: a Spark
+DataFrame for the image tables, a ``FittedPCA`` for the model, and a pandas
+DataFrame for the CSV matrix.
+"""
+
+
+import io
+
+import pandas as pd
+from dagster import ConfigurableIOManager, InputContext, OutputContext, ResourceDependency
+
+from ..spark_jobs.pca import CSV_NAME, FittedPCA
+from ..spark_jobs.versioned import VersionedLake
+from .lake import LakeResource
+from .spark import LocalSpark
+
+SPARK_TABLES = ("raw_images", "rejected_images", "image_features")
+
+
+class LakeIOManager(ConfigurableIOManager):
+    lake: ResourceDependency[LakeResource]
+    spark: ResourceDependency[LocalSpark]
+
+    def handle_output(self, context: OutputContext, obj: dict) -> None:
+        asset = context.asset_key.path[-1]
+        common = {k: v for k, v in obj.items() if k != "classes"}
+        base = {"run_id": context.run_id, "asset": asset}
+        if context.has_asset_partitions:
+            for key in context.asset_partition_keys:
+                self.lake.write_manifest(asset, key, {**base, "partition": key, **obj["classes"][key]})
+        self.lake.write_manifest(asset, None, {**base, **common})
+
+    def load_input(self, context: InputContext):
+        asset = context.upstream_output.asset_key.path[-1] if context.upstream_output else context.asset_key.path[-1]
+        if asset == "pca_matrix":
+            current = self.lake.current_version("pca_matrix")
+            if current is None:
+                raise LookupError("pca_matrix has not been materialized yet.")
+            return pd.read_csv(io.BytesIO(self.lake.store().read_bytes(f"{current}/{CSV_NAME}")))
+        lake = VersionedLake(self.spark.session(), self.lake.spark_root)
+        if asset == "pca_model":
+            current = lake.current("pca_model")
+            if current is None:
+                raise LookupError("pca_model has not been materialized yet.")
+            return FittedPCA.load(lake.spark, current)
+        if asset in SPARK_TABLES:
+            keys = context.asset_partition_keys if context.has_asset_partitions else None
+            return lake.read_parquet(asset, list(keys) if keys else lake.committed_partitions(asset))
+        raise KeyError(f"The lake IO manager does not know asset {asset!r}.")

@@ -1,0 +1,53 @@
+"""The lake: where every asset is stored, a local folder or an s3:// prefix."""
+
+
+import json
+from typing import Optional
+
+import boto3
+from dagster import ConfigurableResource
+
+from ..spark_jobs.layout import MANIFESTS, TABLES
+from ..spark_jobs.uris import is_remote, to_spark_uri
+from ..spark_jobs.versioned import COMMITTED
+from .object_store import LocalStore, S3Store
+
+
+class LakeResource(ConfigurableResource):
+    """Lake root plus how Spark and boto3 reach it."""
+
+    root: str
+    spark_s3_scheme: str = "s3"  # "s3" = EMRFS on EMR; "s3a" = hadoop-aws on a laptop
+    s3_endpoint_url: Optional[str] = None
+    sse: str = "AES256"
+
+    @property
+    def spark_root(self) -> str:
+        return to_spark_uri(self.root, self.spark_s3_scheme)
+
+    @property
+    def is_s3(self) -> bool:
+        return is_remote(self.root)
+
+    def store(self) -> LocalStore | S3Store:
+        if self.is_s3:
+            return S3Store(self.root, boto3.client("s3", endpoint_url=self.s3_endpoint_url), self.sse)
+        return LocalStore(self.root)
+
+    def current_version(self, table: str, partition: str | None = None) -> str | None:
+        """Key (relative to the root) of the newest committed version, or None."""
+        base = TABLES[table] + (f"/{partition}" if partition else "")
+        store = self.store()
+        for version in reversed([v for v in store.list_dirs(base) if v.startswith("v=")]):
+            if store.exists(f"{base}/{version}/{COMMITTED}"):
+                return f"{base}/{version}"
+        return None
+
+    def write_manifest(self, asset: str, partition: str | None, manifest: dict) -> str:
+        key = f"{MANIFESTS}/{asset}/{partition or '_all'}.json"
+        return self.store().write_bytes(key, json.dumps(manifest, sort_keys=True, default=str).encode())
+
+    def read_manifest(self, asset: str, partition: str | None = None) -> dict | None:
+        key = f"{MANIFESTS}/{asset}/{partition or '_all'}.json"
+        store = self.store()
+        return json.loads(store.read_bytes(key)) if store.exists(key) else None

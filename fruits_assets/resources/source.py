@@ -1,0 +1,92 @@
+"""The image source: a Fruits-360-style tree on disk or under an s3:// prefix."""
+
+
+import os
+from pathlib import Path
+from typing import Optional
+
+import boto3
+from dagster import ConfigurableResource
+
+from .. import sample, settings
+from ..spark_jobs.ingest import SPLITS
+from ..spark_jobs.layout import InvalidPartitionKey, check_partition_key
+from ..spark_jobs.uris import is_remote, to_spark_uri
+
+
+class SourceError(ValueError):
+    """The source is missing or has no class folders."""
+
+
+class FruitSource(ConfigurableResource):
+    """``root`` = "" means the embedded synthetic sample (generated on first use)."""
+
+    root: str = ""
+    spark_s3_scheme: str = "s3"
+    s3_endpoint_url: Optional[str] = None
+
+    def resolved_root(self) -> str:
+        if self.root:
+            return self.root
+        return str(sample.generate(settings.sample_dir()))
+
+    @property
+    def spark_root(self) -> str:
+        return to_spark_uri(self.resolved_root(), self.spark_s3_scheme)
+
+    def class_signatures(self) -> dict[str, str]:
+        """{class: "<files>:<bytes>:<newest mtime>"}; a change means new or removed images."""
+        root = self.resolved_root()
+        files = self._s3_files(root) if is_remote(root) else self._local_files(root)
+        signatures: dict[str, list[int]] = {}
+        for split, cls, size, mtime in files:
+            entry = signatures.setdefault(cls, [0, 0, 0])
+            if size is None:  # the class folder itself
+                continue
+            entry[0], entry[1], entry[2] = entry[0] + 1, entry[1] + size, max(entry[2], mtime)
+        return {cls: ":".join(map(str, v)) for cls, v in sorted(signatures.items())}
+
+    def classes(self) -> list[str]:
+        """Valid class folder names; raise a SourceError if there are none."""
+        found = sorted(self.class_signatures())
+        valid = []
+        for name in found:
+            try:
+                valid.append(check_partition_key(name))
+            except InvalidPartitionKey:
+                continue
+        if not valid:
+            raise SourceError(
+                f"No class folders under {self.resolved_root()}: expected "
+                f"<source>/{{{','.join(SPLITS)}}}/<class>/<image files>."
+            )
+        return valid
+
+    @staticmethod
+    def _local_files(root: str):
+        base = Path(root.removeprefix("file://"))
+        if not base.is_dir():
+            raise SourceError(f"The source {base} does not exist or is not a folder. Set FRUITS_SOURCE.")
+        for split in SPLITS:
+            split_dir = base / split
+            if not split_dir.is_dir():
+                continue
+            for class_dir in split_dir.iterdir():
+                if not class_dir.is_dir():
+                    continue
+                yield split, class_dir.name, None, None
+                for dirpath, _, names in os.walk(class_dir):
+                    for name in names:
+                        stat = os.stat(os.path.join(dirpath, name))
+                        yield split, class_dir.name, stat.st_size, int(stat.st_mtime)
+
+    def _s3_files(self, root: str):
+        bucket, _, prefix = root.split("://", 1)[1].partition("/")
+        client = boto3.client("s3", endpoint_url=self.s3_endpoint_url)
+        for split in SPLITS:
+            start = f"{prefix.strip('/')}/{split}/".lstrip("/")
+            for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=start):
+                for obj in page.get("Contents", []):
+                    parts = obj["Key"][len(start) :].split("/")
+                    if len(parts) >= 2:
+                        yield split, parts[0], obj["Size"], int(obj["LastModified"].timestamp())

@@ -1,0 +1,39 @@
+"""Where Spark jobs run. ``LocalSpark`` runs them in this process; the EMR runtime
+(see ``emr.py``) submits the same job modules as steps. Both expose ``run_job``."""
+
+
+import threading
+from typing import Any
+
+from dagster import ConfigurableResource
+from pyspark.sql import SparkSession
+
+from ..spark_jobs import jobs
+from ..spark_jobs.session import build_session, s3a_conf
+
+_LOCK = threading.Lock()
+
+
+class SparkRuntime(ConfigurableResource):
+    """Runs a named job of ``spark_jobs.jobs`` somewhere and returns its metrics."""
+
+    def run_job(self, name: str, context: Any = None, **params) -> dict:
+        raise NotImplementedError
+
+
+class LocalSpark(SparkRuntime):
+    """A local Spark session (``local[*]`` by default), started lazily on first use."""
+
+    master: str = "local[*]"
+    driver_memory: str = "4g"
+    use_s3a: bool = False
+    conf: dict[str, str] = {}
+
+    def session(self) -> SparkSession:
+        with _LOCK:
+            extra = {"spark.driver.memory": self.driver_memory, **(s3a_conf() if self.use_s3a else {})}
+            return build_session(self.master, {**extra, **self.conf})
+
+    def run_job(self, name: str, context: Any = None, **params) -> dict:
+        """Run a job of ``spark_jobs.jobs`` with ``params``; return its metrics."""
+        return jobs.run(self.session(), name, params)

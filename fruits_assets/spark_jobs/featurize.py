@@ -1,0 +1,141 @@
+"""Featurize raw images with MobileNetV2 in a scalar-iterator pandas UDF.
+
+The network is built once on the driver and shipped with ONE
+``SparkContext.broadcast``; each Python worker builds its runner once (cached in
+this module, which workers import by reference) and reuses it for every batch of
+every task. A dict accumulator reports how many times each worker built it.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import socket
+import time
+import uuid
+from typing import Iterator
+
+import numpy as np
+import pandas as pd
+from pyspark.accumulators import AccumulatorParam
+from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql.types import ArrayType, FloatType, StringType, StructField, StructType
+
+from . import mobilenet
+from .images import decode
+from .layout import MODEL_CACHE
+from .uris import join
+from .versioned import VersionedLake
+
+ROWS_PER_TASK = 4000
+FEATURES_SCHEMA = StructType(
+    [StructField(name, StringType()) for name in ("image_id", "path", "split", "label")]
+    + [StructField("features", ArrayType(FloatType()))]
+)
+_RUNNER: dict = {}
+
+
+class CountsByWorker(AccumulatorParam):
+    """Accumulates {worker id: count}."""
+
+    def zero(self, value):
+        return {}
+
+    def addInPlace(self, a, b):
+        for key, count in b.items():
+            a[key] = a.get(key, 0) + count
+        return a
+
+
+def worker_runner(key: str, spec: mobilenet.ModelSpec, broadcast, threads: int, builds):
+    """The runner of this Python worker, built on first use from the broadcast bytes."""
+    if _RUNNER.get("key") != key:
+        _RUNNER.clear()
+        _RUNNER["runner"] = mobilenet.runner(spec, broadcast.value, threads)
+        _RUNNER["key"] = key
+        builds.add({f"{socket.gethostname()}:{os.getpid()}": 1})
+    return _RUNNER["runner"]
+
+
+def _embed(runner, contents: pd.Series, size: int, batch_size: int) -> pd.Series:
+    features = np.empty((len(contents), mobilenet.FEATURES), dtype=np.float32)
+    for start in range(0, len(contents), batch_size):
+        chunk = contents.iloc[start : start + batch_size]
+        features[start : start + len(chunk)] = runner(np.stack([decode(c, size) for c in chunk]))
+    return pd.Series(list(features))
+
+
+def make_udf(spec: mobilenet.ModelSpec, broadcast, threads: int, builds):
+    key = uuid.uuid4().hex
+
+    @F.pandas_udf("array<float>")
+    def features(batches: Iterator[pd.Series]) -> Iterator[pd.Series]:
+        runner = worker_runner(key, spec, broadcast, threads, builds)
+        for contents in batches:
+            yield _embed(runner, contents, spec.image_size, spec.batch_size)
+
+    return features
+
+
+def load_bundle(lake: VersionedLake, spec: mobilenet.ModelSpec) -> tuple[bytes, str]:
+    """Model bytes for ``spec`` from the lake's model cache, building them if absent."""
+    cache = join(lake.root, MODEL_CACHE)
+    candidates = {mobilenet.AUTO: [mobilenet.IMAGENET], mobilenet.IMAGENET: [mobilenet.IMAGENET]}
+    for weights in candidates.get(spec.weights, [spec.weights] if spec.weights == mobilenet.RANDOM else []):
+        uri = join(cache, mobilenet.cache_key(spec, weights) + ".bin")
+        if lake.fs.exists(uri):
+            return lake.fs.read_bytes(uri), weights
+    payload, weights_used = mobilenet.bundle(spec)
+    lake.fs.write_bytes(join(cache, mobilenet.cache_key(spec, weights_used) + ".bin"), payload)
+    return payload, weights_used
+
+
+def featurize(
+    spark: SparkSession,
+    lake_root: str,
+    classes: list[str],
+    model: dict,
+) -> dict:
+    """Compute features for ``classes``; commit one version per class; return metrics."""
+    spec = mobilenet.ModelSpec(**model).validate()
+    lake = VersionedLake(spark, lake_root)
+    raw = lake.read_parquet("raw_images", classes).select("image_id", "path", "split", "label", "content")
+    total = raw.count()
+
+    started = time.perf_counter()
+    payload, weights_used = load_bundle(lake, spec)
+    model_seconds = time.perf_counter() - started
+    sc = spark.sparkContext
+    broadcast = sc.broadcast(payload)
+    builds = sc.accumulator({}, CountsByWorker())
+    threads = spec.threads or int(sc.getConf().get("spark.task.cpus", "1"))
+    udf = make_udf(spec, broadcast, threads, builds)
+
+    slots = sc.defaultParallelism
+    tasks = slots * max(1, math.ceil(total / (slots * ROWS_PER_TASK)))
+    started = time.perf_counter()
+    features = raw.repartition(tasks).select(
+        "image_id", "path", "split", "label", udf("content").alias("features")
+    )
+    per_class = lake.write_by_class(
+        features,
+        "image_features",
+        classes,
+        FEATURES_SCHEMA,
+        {"weights": weights_used, "backend": spec.backend},
+    )
+    seconds = time.perf_counter() - started
+    broadcast.unpersist()
+    return {
+        "rows": total,
+        "seconds": round(seconds, 3),
+        "images_per_second": round(total / seconds, 2) if seconds else None,
+        "model_seconds": round(model_seconds, 3),
+        "weights": weights_used,
+        "backend": spec.backend,
+        "threads_per_worker": threads,
+        "tasks": tasks,
+        "model_builds_by_worker": dict(builds.value),
+        "classes": per_class,
+    }

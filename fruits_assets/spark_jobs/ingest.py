@@ -1,0 +1,129 @@
+"""Ingest a Fruits-360-style tree ``<source>/<Training|Test>/<class>/<file>`` into the lake.
+
+Every file under a requested class ends in exactly one of two tables: ``raw_images``
+(usable images, with their original bytes) or ``rejected_images`` (path, class,
+split and the reason). The source is only read.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import time
+from functools import reduce
+
+import pandas as pd
+from pyspark import StorageLevel
+from pyspark.sql import DataFrame, SparkSession, Window
+from pyspark.sql import functions as F
+from pyspark.sql.types import BinaryType, IntegerType, StringType, StructField, StructType
+
+from .images import DEFAULT_MAX_PIXELS, DEFAULT_MIN_SIDE, inspect
+from .uris import join
+from .versioned import VersionedLake
+
+SPLITS = ("Training", "Test")
+RAW_SCHEMA = StructType(
+    [StructField(n, StringType()) for n in ("image_id", "path", "split", "label")]
+    + [StructField("width", IntegerType()), StructField("height", IntegerType())]
+    + [StructField("content", BinaryType())]
+)
+REJECTED_SCHEMA = StructType([StructField(n, StringType()) for n in ("path", "label", "split", "reason")])
+_CHECK = "width int, height int, reason string"
+
+
+class SourceError(ValueError):
+    """The source tree is missing or does not hold what was asked for."""
+
+
+def _inspect_udf(max_pixels: int, min_side: int):
+    @F.pandas_udf(_CHECK)
+    def check(paths: pd.Series, contents: pd.Series) -> pd.DataFrame:
+        rows = [inspect(p, c, max_pixels, min_side) for p, c in zip(paths, contents)]
+        return pd.DataFrame(rows, columns=["width", "height", "reason"]).astype(
+            {"width": "Int32", "height": "Int32"}
+        )
+
+    return check
+
+
+def _is_hidden(uri: str, folder: str) -> bool:
+    relative = uri[uri.index(folder) + len(folder) :] if folder in uri else posixpath.basename(uri)
+    return any(part.startswith((".", "_")) for part in relative.split("/") if part)
+
+
+def ingest(
+    spark: SparkSession,
+    source_root: str,
+    lake_root: str,
+    classes: list[str],
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    min_side: int = DEFAULT_MIN_SIDE,
+) -> dict:
+    """Ingest ``classes``; commit one raw and one rejected version per class; return metrics."""
+    lake = VersionedLake(spark, lake_root)
+    started = time.perf_counter()
+    frames, hidden, files = [], [], {c: 0 for c in classes}
+    for cls in classes:
+        folders = [(s, join(source_root, s, cls)) for s in SPLITS if lake.fs.exists(join(source_root, s, cls))]
+        if not folders:
+            raise SourceError(f"Class {cls!r} has no folder under {source_root}/{{{','.join(SPLITS)}}}.")
+        for split, folder in folders:
+            listed = lake.fs.list_files(folder)
+            files[cls] += len(listed)
+            name = f"/{split}/{cls}/"
+            hidden += [(uri, cls, split, "hidden_file") for uri, _ in listed if _is_hidden(uri, name)]
+            if len(listed) > sum(1 for uri, _ in listed if _is_hidden(uri, name)):
+                frames.append(
+                    spark.read.format("binaryFile")
+                    .option("recursiveFileLookup", "true")
+                    .load(folder)
+                    .select(F.lit(split).alias("split"), F.lit(cls).alias("label"), "path", "content")
+                )
+
+    empty_raw = spark.createDataFrame([], RAW_SCHEMA)
+    checked = (
+        reduce(DataFrame.unionByName, frames)
+        .withColumn("check", _inspect_udf(max_pixels, min_side)("path", "content"))
+        .select("*", "check.*")
+        .drop("check")
+        .withColumn("image_id", F.sha2("content", 256))
+        .persist(StorageLevel.MEMORY_AND_DISK)
+        if frames
+        else empty_raw.withColumn("reason", F.lit(None).cast("string"))
+    )
+    first = Window.partitionBy("label", "image_id").orderBy("path")
+    valid = checked.where(F.col("reason").isNull()).withColumn("_n", F.row_number().over(first))
+    raw = valid.where("_n = 1").select(*RAW_SCHEMA.names)
+    rejected = (
+        checked.where(F.col("reason").isNotNull())
+        .select(*REJECTED_SCHEMA.names)
+        .unionByName(valid.where("_n > 1").select("path", "label", "split", F.lit("duplicate").alias("reason")))
+        .unionByName(spark.createDataFrame(hidden, REJECTED_SCHEMA))
+    )
+    raw_written = lake.write_by_class(raw, "raw_images", classes, RAW_SCHEMA, {})
+    rejected_written = lake.write_by_class(rejected, "rejected_images", classes, REJECTED_SCHEMA, {})
+    reasons = {c: {} for c in classes}
+    for row in rejected.groupBy("label", "reason").count().collect():
+        reasons[row["label"]][row["reason"]] = row["count"]
+    checked.unpersist()
+
+    seconds = time.perf_counter() - started
+    per_class = {
+        c: {
+            "files": files[c],
+            "ingested": raw_written[c]["rows"],
+            "rejected": rejected_written[c]["rows"],
+            "rejected_by_reason": reasons[c],
+            "uri": raw_written[c]["uri"],
+        }
+        for c in classes
+    }
+    total = sum(files.values())
+    return {
+        "files": total,
+        "ingested": sum(m["ingested"] for m in per_class.values()),
+        "rejected": sum(m["rejected"] for m in per_class.values()),
+        "seconds": round(seconds, 3),
+        "files_per_second": round(total / seconds, 2) if seconds else None,
+        "classes": per_class,
+    }

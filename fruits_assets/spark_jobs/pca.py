@@ -1,0 +1,138 @@
+"""PCA of the image features with ``pyspark.ml.feature.PCA``.
+
+``fit`` learns the components on the Training split, choosing ``k`` directly or
+as the smallest k whose cumulative explained variance reaches a target, and
+fixes each component's sign (largest |loading| positive) so results are
+deterministic. ``project`` writes every image's coordinates as one CSV file.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+import numpy as np
+from pyspark.ml.feature import PCA, PCAModel
+from pyspark.ml.functions import array_to_vector, vector_to_array
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from .mobilenet import FEATURES
+from .uris import join
+from .versioned import VersionedLake
+
+SIGNS = "signs.json"
+CSV_NAME = "pca_matrix.csv"
+TRAIN_SPLIT = "Training"
+
+
+def check_settings(k: int | None, variance_target: float | None) -> None:
+    """Raise a ValueError that says what to fix, before any Spark work."""
+    if k is None and variance_target is None:
+        raise ValueError("Set either k (1..1280) or variance_target (0 < t <= 1) for the PCA.")
+    if k is not None and not (isinstance(k, int) and 1 <= k <= FEATURES):
+        raise ValueError(f"PCA k must be an integer within 1..{FEATURES}, got {k!r}.")
+    if variance_target is not None and not 0 < variance_target <= 1:
+        raise ValueError(f"PCA variance_target must be within (0, 1], got {variance_target!r}.")
+
+
+class FittedPCA:
+    """A PCAModel and its sign convention; ``transform`` gives pc_1..pc_k columns."""
+
+    def __init__(self, model: PCAModel, signs: list[float]):
+        self.model = model
+        self.signs = signs
+
+    @property
+    def k(self) -> int:
+        return len(self.signs)
+
+    @property
+    def explained_variance(self) -> list[float]:
+        return [float(v) for v in self.model.explainedVariance]
+
+    def transform(self, features: DataFrame) -> DataFrame:
+        projected = self.model.transform(features.withColumn("_v", array_to_vector("features")))
+        coords = vector_to_array("_pca")
+        columns = [(coords[i] * sign).alias(f"pc_{i + 1}") for i, sign in enumerate(self.signs)]
+        return projected.select("path", "label", "split", *columns)
+
+    @classmethod
+    def load(cls, spark: SparkSession, uri: str) -> "FittedPCA":
+        signs = json.loads(VersionedLake(spark, uri).fs.read_bytes(join(uri, SIGNS)))
+        return cls(PCAModel.load(join(uri, "model")), signs)
+
+
+def _fit(train: DataFrame, k: int) -> PCAModel:
+    return PCA(k=k, inputCol="_v", outputCol="_pca").fit(train)
+
+
+def _signs(model: PCAModel) -> list[float]:
+    components = model.pc.toArray()
+    biggest = components[np.abs(components).argmax(axis=0), np.arange(components.shape[1])]
+    return [1.0 if v >= 0 else -1.0 for v in biggest]
+
+
+def fit(
+    spark: SparkSession,
+    lake_root: str,
+    classes: list[str],
+    k: int | None = None,
+    variance_target: float | None = 0.95,
+) -> dict:
+    """Fit on the Training split of ``classes``; commit the model; return metrics."""
+    check_settings(k, variance_target)
+    lake = VersionedLake(spark, lake_root)
+    started = time.perf_counter()
+    missing = [c for c in classes if lake.current("image_features", c) is None]
+    classes = [c for c in classes if c not in missing]
+    features = lake.read_parquet("image_features", classes) if classes else None
+    if features is None:
+        raise LookupError("No class has image_features yet: materialize image_features first.")
+    train = features.where(F.col("split") == TRAIN_SPLIT).withColumn("_v", array_to_vector("features"))
+    train = train.select("_v").cache()
+    rows = train.count()
+    if rows < 2:
+        raise ValueError(f"PCA needs at least 2 Training images; found {rows} in {len(classes)} class(es).")
+    if k is None:
+        spectrum = np.cumsum(_fit(train, FEATURES).explainedVariance.toArray())
+        k = int(min(np.searchsorted(spectrum, variance_target - 1e-12) + 1, FEATURES))
+    model = _fit(train, k)
+    train.unpersist()
+    fitted = FittedPCA(model, _signs(model))
+    staged = lake.staging()
+    model.save(join(staged, "model"))
+    lake.fs.write_bytes(join(staged, SIGNS), json.dumps(fitted.signs).encode())
+    explained = fitted.explained_variance
+    metrics = {
+        "k": k,
+        "train_rows": rows,
+        "variance_target": variance_target,
+        "explained_variance": explained,
+        "cumulative_variance": np.cumsum(explained).tolist(),
+        "classes": classes,
+        "missing_classes": missing,
+    }
+    uri = lake.commit("pca_model", None, staged, metrics)
+    return {**metrics, "uri": uri, "seconds": round(time.perf_counter() - started, 3)}
+
+
+def project(spark: SparkSession, lake_root: str) -> dict:
+    """Project every image of the classes the current model was fitted on into one CSV."""
+    lake = VersionedLake(spark, lake_root)
+    started = time.perf_counter()
+    model_uri = lake.current("pca_model")
+    if model_uri is None:
+        raise LookupError("No pca_model in the lake yet: materialize pca_model first.")
+    fitted = FittedPCA.load(spark, model_uri)
+    classes = lake.manifest("pca_model")["classes"]
+    matrix = fitted.transform(lake.read_parquet("image_features", classes)).orderBy("split", "label", "path")
+    staged = lake.staging()
+    matrix.coalesce(1).write.option("header", True).csv(join(staged, "parts"))
+    part = next(n for n, d in lake.fs.list_dir(join(staged, "parts")) if n.startswith("part-"))
+    lake.fs.rename(join(staged, "parts", part), join(staged, CSV_NAME))
+    lake.fs.delete(join(staged, "parts"))
+    rows = lake.spark.read.option("header", True).csv(join(staged, CSV_NAME)).count()
+    metrics = {"rows": rows, "k": fitted.k, "model": model_uri}
+    uri = lake.commit("pca_matrix", None, staged, metrics)
+    return {**metrics, "uri": uri, "csv": join(uri, CSV_NAME), "seconds": round(time.perf_counter() - started, 3)}

@@ -1,0 +1,45 @@
+"""Building a SparkSession configured for this project's jobs."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from pyspark.sql import SparkSession
+
+HADOOP_AWS_PACKAGE = "org.apache.hadoop:hadoop-aws:3.3.4"
+
+BASE_CONF = {
+    "spark.app.name": "fruits_assets",
+    "spark.sql.execution.arrow.pyspark.enabled": "true",
+    "spark.sql.execution.arrow.maxRecordsPerBatch": "1024",
+    "spark.python.worker.reuse": "true",
+    "spark.sql.shuffle.partitions": "8",
+    "spark.sql.session.timeZone": "UTC",
+    "spark.ui.enabled": "false",
+    "spark.ui.showConsoleProgress": "false",
+}
+
+
+def s3a_conf() -> dict[str, str]:
+    """What a laptop's Spark needs to read and write ``s3a://`` (jars fetched by package)."""
+    return {
+        "spark.jars.packages": HADOOP_AWS_PACKAGE,
+        "spark.hadoop.fs.s3a.aws.credentials.provider": (
+            "software.amazon.awssdk.auth.credentials.DefaultCredentialsProvider,"
+            "com.amazonaws.auth.DefaultAWSCredentialsProviderChain"
+        ),
+        "spark.hadoop.fs.s3a.server-side-encryption-algorithm": "SSE-S3",
+    }
+
+
+def build_session(master: str = "local[*]", conf: dict[str, str] | None = None) -> SparkSession:
+    """A session whose Python workers run this interpreter (``sys.executable``)."""
+    os.environ["PYSPARK_PYTHON"] = sys.executable
+    os.environ["PYSPARK_DRIVER_PYTHON"] = sys.executable
+    builder = SparkSession.builder.master(master).config("spark.pyspark.python", sys.executable)
+    for key, value in {**BASE_CONF, **(conf or {})}.items():
+        builder = builder.config(key, value)
+    spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel("WARN")
+    return spark

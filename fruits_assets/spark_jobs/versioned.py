@@ -1,0 +1,121 @@
+"""Atomic, versioned table partitions on any Hadoop file system.
+
+A writer stages its files anywhere under ``_staging/``, then ``commit`` moves them
+to a fresh ``v=<timestamp>-<token>`` folder and writes ``_COMMITTED`` last. Readers
+only ever see committed versions, so a writer killed midway leaves the previous
+version complete and readable; older versions are removed after a commit.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import datetime, timezone
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql.types import StructType
+
+from .hadoop_fs import HadoopFS
+from .layout import STAGING, table_dir
+from .uris import join
+
+COMMITTED = "_COMMITTED"
+
+
+class MissingPartitions(LookupError):
+    """Some requested partitions have no committed version yet."""
+
+
+def _new_version() -> str:
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+    return f"v={stamp}-{uuid.uuid4().hex[:8]}"
+
+
+class VersionedLake:
+    """Versioned tables under one lake root (a Spark-readable URI)."""
+
+    def __init__(self, spark: SparkSession, root: str):
+        self.spark = spark
+        self.root = root.rstrip("/")
+        self.fs = HadoopFS(spark)
+
+    def location(self, table: str, partition: str | None = None) -> str:
+        return join(self.root, table_dir(table, partition))
+
+    def staging(self) -> str:
+        """A fresh, private folder to write into before committing."""
+        return join(self.root, STAGING, uuid.uuid4().hex)
+
+    def current(self, table: str, partition: str | None = None) -> str | None:
+        """URI of the newest committed version, or None."""
+        location = self.location(table, partition)
+        versions = sorted(
+            (name for name, is_dir in self.fs.list_dir(location) if is_dir and name.startswith("v=")),
+            reverse=True,
+        )
+        for version in versions:
+            if self.fs.exists(join(location, version, COMMITTED)):
+                return join(location, version)
+        return None
+
+    def manifest(self, table: str, partition: str | None = None) -> dict | None:
+        """The metrics stored with the current version, or None."""
+        current = self.current(table, partition)
+        if current is None:
+            return None
+        return json.loads(self.fs.read_bytes(join(current, COMMITTED)))
+
+    def commit(self, table: str, partition: str | None, staged: str, manifest: dict) -> str:
+        """Publish ``staged`` as the new current version; return its URI."""
+        location = self.location(table, partition)
+        target = join(location, _new_version())
+        self.fs.rename(staged, target)
+        self.fs.write_bytes(join(target, COMMITTED), json.dumps(manifest, sort_keys=True).encode())
+        for name, is_dir in self.fs.list_dir(location):
+            if is_dir and name.startswith("v=") and join(location, name) < target:
+                self.fs.delete(join(location, name))
+        return target
+
+    def current_all(self, table: str, partitions: list[str]) -> list[str]:
+        """Current version URIs of ``partitions``; raise naming any that are missing."""
+        found = {p: self.current(table, p) for p in partitions}
+        missing = sorted(p for p, uri in found.items() if uri is None)
+        if missing:
+            raise MissingPartitions(
+                f"{table} has no committed data for {len(missing)} class(es): "
+                f"{', '.join(missing[:10])}. Materialize {table} for them first."
+            )
+        return [found[p] for p in partitions]
+
+    def read_parquet(self, table: str, partitions: list[str]) -> DataFrame:
+        """All rows of the current versions of ``partitions``, as one DataFrame."""
+        return self.spark.read.parquet(*self.current_all(table, partitions))
+
+    def committed_partitions(self, table: str) -> list[str]:
+        """Names of the partitions of ``table`` that have a committed version."""
+        names = [n for n, is_dir in self.fs.list_dir(self.location(table)) if is_dir]
+        return sorted(n for n in names if self.current(table, n) is not None)
+
+    def write_by_class(
+        self, df: DataFrame, table: str, classes: list[str], schema: StructType, manifest: dict
+    ) -> dict[str, dict]:
+        """Write ``df`` (which has a ``label`` column) in ONE Spark job, then commit one
+        new version per class, empty classes included. Returns {class: {rows, uri}}."""
+        index = {c: i for i, c in enumerate(classes)}
+        class_index = F.create_map(*[F.lit(x) for c, i in index.items() for x in (c, i)])
+        staged = self.staging()
+        df.withColumn("_class", class_index[F.col("label")]).write.partitionBy("_class").parquet(staged)
+        counts = {c: 0 for c in classes}
+        if any(is_dir for _, is_dir in self.fs.list_dir(staged)):
+            rows = self.spark.read.parquet(staged).groupBy("label").count().collect()
+            counts.update({r["label"]: r["count"] for r in rows})
+        written = {}
+        for cls in classes:
+            source = join(staged, f"_class={index[cls]}")
+            if counts[cls] == 0:
+                self.spark.createDataFrame([], schema).write.mode("overwrite").parquet(source)
+            entry = {**manifest, "rows": counts[cls]}
+            written[cls] = {**entry, "uri": self.commit(table, cls, source, entry)}
+        self.fs.delete(staged)
+        return written
