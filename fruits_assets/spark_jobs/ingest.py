@@ -46,9 +46,12 @@ def _inspect_udf(max_pixels: int, min_side: int):
     return check
 
 
-def _is_hidden(uri: str, folder: str) -> bool:
+def _skipped_reason(uri: str, size: int, folder: str) -> str | None:
+    """Why Spark's file reader would skip this file (hidden or empty), else None."""
     relative = uri[uri.index(folder) + len(folder) :] if folder in uri else posixpath.basename(uri)
-    return any(part.startswith((".", "_")) for part in relative.split("/") if part)
+    if any(part.startswith((".", "_")) for part in relative.split("/") if part):
+        return "hidden_file"
+    return "empty_file" if size == 0 else None
 
 
 def ingest(
@@ -62,7 +65,7 @@ def ingest(
     """Ingest ``classes``; commit one raw and one rejected version per class; return metrics."""
     lake = VersionedLake(spark, lake_root)
     started = time.perf_counter()
-    frames, hidden, files = [], [], {c: 0 for c in classes}
+    frames, driver_rejects, files = [], [], {c: 0 for c in classes}
     for cls in classes:
         folders = [(s, join(source_root, s, cls)) for s in SPLITS if lake.fs.exists(join(source_root, s, cls))]
         if not folders:
@@ -70,9 +73,10 @@ def ingest(
         for split, folder in folders:
             listed = lake.fs.list_files(folder)
             files[cls] += len(listed)
-            name = f"/{split}/{cls}/"
-            hidden += [(uri, cls, split, "hidden_file") for uri, _ in listed if _is_hidden(uri, name)]
-            if len(listed) > sum(1 for uri, _ in listed if _is_hidden(uri, name)):
+            skipped = [(uri, _skipped_reason(uri, size, f"/{split}/{cls}/")) for uri, size in listed]
+            skipped = [(uri, cls, split, reason) for uri, reason in skipped if reason]
+            driver_rejects += skipped
+            if len(listed) > len(skipped):
                 frames.append(
                     spark.read.format("binaryFile")
                     .option("recursiveFileLookup", "true")
@@ -98,7 +102,7 @@ def ingest(
         checked.where(F.col("reason").isNotNull())
         .select(*REJECTED_SCHEMA.names)
         .unionByName(valid.where("_n > 1").select("path", "label", "split", F.lit("duplicate").alias("reason")))
-        .unionByName(spark.createDataFrame(hidden, REJECTED_SCHEMA))
+        .unionByName(spark.createDataFrame(driver_rejects, REJECTED_SCHEMA))
     )
     raw_written = lake.write_by_class(raw, "raw_images", classes, RAW_SCHEMA, {})
     rejected_written = lake.write_by_class(rejected, "rejected_images", classes, REJECTED_SCHEMA, {})

@@ -189,7 +189,10 @@ class KerasRunner:
         import tensorflow as tf
 
         if threads:
-            tf.config.threading.set_intra_op_parallelism_threads(threads)
+            try:
+                tf.config.threading.set_intra_op_parallelism_threads(threads)
+            except RuntimeError:  # TensorFlow already started in this process: keep its pool
+                pass
         self._model = architecture(image_size, input_size, None)
         self._model.set_weights(pickle.loads(payload))
 

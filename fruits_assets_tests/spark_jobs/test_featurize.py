@@ -1,0 +1,107 @@
+"""Featurization: contract, determinism, broadcast, one model per worker, backends."""
+
+import numpy as np
+import pytest
+from pyspark import SparkContext
+
+from fruits_assets.spark_jobs import jobs, mobilenet
+from fruits_assets.spark_jobs.images import decode
+from fruits_assets.spark_jobs.versioned import VersionedLake
+from fruits_assets_tests.conftest import RANDOM_MODEL, lake_uri, run_images
+
+CLASSES = ["Apple Golden 1", "Cherry Rainier 1", "Tomato Heart 1"]
+
+
+def _features(spark, lake, classes=CLASSES) -> dict[str, np.ndarray]:
+    rows = VersionedLake(spark, lake_uri(lake)).read_parquet("image_features", classes).collect()
+    return {r.image_id: np.asarray(r.features, dtype=np.float32) for r in rows}
+
+
+@pytest.fixture
+def broadcasts(monkeypatch):
+    calls = []
+    original = SparkContext.broadcast
+
+    def counting(self, value):
+        calls.append(len(value) if isinstance(value, bytes) else value)
+        return original(self, value)
+
+    monkeypatch.setattr(SparkContext, "broadcast", counting)
+    return calls
+
+
+def test_features_contract_and_determinism(spark, real_sample, lake, broadcasts):
+    _, first = run_images(spark, real_sample, lake, CLASSES)
+    features = _features(spark, lake)
+    assert len(features) == first["rows"] == 150
+    matrix = np.stack(list(features.values()))
+    assert matrix.shape == (150, 1280) and matrix.dtype == np.float32
+    assert np.isfinite(matrix).all()
+    assert matrix.std(axis=0).max() > 0, "features must vary between images"
+
+    # one broadcast of the whole model per job, and each Python worker built it once
+    assert len(broadcasts) == 1 and broadcasts[0] > 1_000_000
+    builds = first["model_builds_by_worker"]
+    assert builds and set(builds.values()) == {1}
+    assert first["tasks"] >= len(builds)
+
+    second = jobs.run(spark, "featurize", {"lake_root": lake_uri(lake), "classes": CLASSES, "model": RANDOM_MODEL})
+    assert len(broadcasts) == 2
+    again = _features(spark, lake)
+    assert again.keys() == features.keys()
+    assert all(np.array_equal(features[k], again[k]) for k in features)
+    assert second["weights"] == "random"
+
+
+def test_keras_and_litert_agree_on_real_images(real_sample, model_cache):
+    spec = mobilenet.ModelSpec(**RANDOM_MODEL)
+    files = sorted((real_sample / "Training").glob("*/*.jpg"))[::40][:24]
+    images = np.stack([decode(f.read_bytes(), spec.image_size) for f in files])
+    litert_bytes = (model_cache / (mobilenet.cache_key(spec, "random") + ".bin")).read_bytes()
+    keras_spec = mobilenet.ModelSpec(**RANDOM_MODEL, backend="keras")
+    keras_bytes = (model_cache / (mobilenet.cache_key(keras_spec, "random") + ".bin")).read_bytes()
+    lite = mobilenet.runner(spec, litert_bytes, threads=2)(images)
+    reference = mobilenet.runner(keras_spec, keras_bytes, threads=2)(images)
+    assert reference.std() > 0.01, "weights must not be degenerate"
+    relative = np.abs(lite - reference).max() / np.abs(reference).max()
+    assert relative <= 1e-4
+
+
+def test_auto_weights_fall_back_to_random_loudly(caplog, monkeypatch):
+
+    monkeypatch.setattr(mobilenet, "architecture", _failing_on_imagenet(mobilenet.architecture))
+    model, used = mobilenet.build_keras(mobilenet.ModelSpec(weights="auto"))
+    assert used == "random"
+    assert "IMAGENET WEIGHTS NOT OBTAINABLE" in caplog.text
+    with pytest.raises(RuntimeError, match="ImageNet weights could not be loaded"):
+        mobilenet.build_keras(mobilenet.ModelSpec(weights="imagenet"))
+
+
+def _failing_on_imagenet(real):
+    def architecture(image_size, input_size, weights):
+        if weights == "imagenet":
+            raise OSError("URL fetch failure: no network")
+        return real(image_size, input_size, weights)
+
+    return architecture
+
+
+def test_weights_file_is_loaded(tmp_path):
+    spec = mobilenet.ModelSpec(weights="random", seed=3)
+    model, _ = mobilenet.build_keras(spec)
+    path = tmp_path / "mobilenet_v2_no_top.weights.h5"
+    model.layers[-1].save_weights(path)
+    loaded, used = mobilenet.build_keras(mobilenet.ModelSpec(weights=str(path)))
+    assert used.startswith("file:")
+    for a, b in zip(model.get_weights(), loaded.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize(
+    "settings,message",
+    [({"weights": "/nope/weights.h5"}, "does not exist"), ({"backend": "onnx"}, "Unknown backend"),
+     ({"input_size": 4}, "input_size")],
+)
+def test_bad_model_settings_fail_fast(settings, message):
+    with pytest.raises((ValueError, FileNotFoundError), match=message):
+        mobilenet.ModelSpec(**settings).validate()

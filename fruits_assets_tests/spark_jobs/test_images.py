@@ -1,0 +1,54 @@
+"""Unit tests of decoding and validation, without Spark."""
+
+import numpy as np
+import pytest
+
+from fruits_assets.spark_jobs.images import decode, inspect, reason_for_name
+from fruits_assets_tests import corpus
+
+
+@pytest.fixture(scope="module")
+def odd_files(tmp_path_factory, real_sample):
+    root = corpus.build(real_sample, tmp_path_factory.mktemp("corpus"))
+    return root / "Training" / corpus.ODD_CLASS
+
+
+@pytest.mark.parametrize("name,reason", sorted(corpus.EXPECTED.items()))
+def test_inspect_gives_the_expected_reason(odd_files, name, reason):
+    width, height, found = inspect(str(odd_files / name), (odd_files / name).read_bytes())
+    expected = None if reason == "duplicate" else reason  # duplicates are found across files
+    assert found == expected
+    assert (width is None) == (expected is not None)
+
+
+def test_exif_orientation_is_applied(odd_files):
+    data = (odd_files / "exif_rotated.jpg").read_bytes()
+    assert inspect("x.jpg", data)[:2] == (60, 100)
+    pixels = decode(data, 100)
+    assert pixels.shape == (100, 100, 3) and pixels.dtype == np.uint8
+
+
+@pytest.mark.parametrize("name", [n for n, r in corpus.EXPECTED.items() if r is None])
+def test_valid_odd_images_decode_to_rgb(odd_files, name):
+    pixels = decode((odd_files / name).read_bytes(), 100)
+    assert pixels.shape == (100, 100, 3)
+    assert 0 < pixels.std()
+
+
+def test_alpha_is_flattened_on_white(odd_files):
+    pixels = decode((odd_files / "alpha.png").read_bytes(), 100)
+    assert pixels[:, 0].mean() > 240  # the transparent edge is white, not black
+
+
+def test_sixteen_bit_is_scaled_not_clipped(odd_files):
+    pixels = decode((odd_files / "sixteen_bit.png").read_bytes(), 100)
+    assert pixels.max() < 255 or pixels.min() < 250
+
+
+@pytest.mark.parametrize(
+    "path,reason",
+    [("a/.hidden.jpg", "hidden_file"), ("a/_tmp.jpg", "hidden_file"), ("a/b.gif", "unsupported_extension"),
+     ("a/b.JPEG", None), ("a/b.Png", None)],
+)
+def test_reason_for_name(path, reason):
+    assert reason_for_name(path) == reason
