@@ -1,0 +1,71 @@
+"""PCA: k by target and fixed, variance, sign determinism, the CSV contract."""
+
+import io
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from fruits_assets.spark_jobs import jobs
+from fruits_assets.spark_jobs.pca import check_settings
+from fruits_assets.spark_jobs.versioned import VersionedLake
+from fruits_assets_tests.conftest import lake_uri, run_images
+
+CLASSES = ["Apple Red 1", "Cherry 2", "Tomato Maroon 1", "Tomato Yellow 1"]
+
+
+@pytest.fixture(scope="module")
+def featurized_lake(spark, real_sample, tmp_path_factory, model_cache):
+    import shutil
+
+    from fruits_assets.spark_jobs.layout import MODEL_CACHE
+
+    lake = tmp_path_factory.mktemp("pca-lake")
+    shutil.copytree(model_cache, lake / MODEL_CACHE)
+    run_images(spark, real_sample, lake, CLASSES)
+    return lake
+
+
+def _csv(spark, lake) -> tuple[pd.DataFrame, bytes]:
+    metrics = jobs.run(spark, "pca_project", {"lake_root": lake_uri(lake)})
+    data = VersionedLake(spark, lake_uri(lake)).fs.read_bytes(metrics["csv"])
+    return pd.read_csv(io.BytesIO(data)), data
+
+
+def test_k_by_variance_target(spark, featurized_lake):
+    fit = jobs.run(spark, "pca_fit", {"lake_root": lake_uri(featurized_lake), "classes": CLASSES, "variance_target": 0.9})
+    cumulative = np.asarray(fit["cumulative_variance"])
+    assert cumulative[-1] >= 0.9 and (fit["k"] == 1 or cumulative[-2] < 0.9)
+    assert len(fit["explained_variance"]) == fit["k"]
+    assert np.all(np.diff(fit["explained_variance"]) <= 1e-12), "explained variance must not increase"
+    assert fit["train_rows"] == 160
+
+    matrix, _ = _csv(spark, featurized_lake)
+    assert list(matrix.columns) == ["path", "label", "split"] + [f"pc_{i}" for i in range(1, fit["k"] + 1)]
+    assert len(matrix) == 200
+    assert set(matrix["split"]) == {"Training", "Test"} and set(matrix["label"]) == set(CLASSES)
+
+
+def test_fixed_k_and_deterministic_csv(spark, featurized_lake):
+    params = {"lake_root": lake_uri(featurized_lake), "classes": CLASSES, "k": 5, "variance_target": None}
+    fit = jobs.run(spark, "pca_fit", params)
+    assert fit["k"] == 5
+    first, first_bytes = _csv(spark, featurized_lake)
+    assert first.shape == (200, 8)
+    training = first[first["split"] == "Training"][[f"pc_{i}" for i in range(1, 6)]]
+    variances = training.var().to_numpy()
+    assert np.all(np.diff(variances) <= 1e-9), "component variances must decrease"
+
+    jobs.run(spark, "pca_fit", params)
+    _, second_bytes = _csv(spark, featurized_lake)
+    assert first_bytes == second_bytes
+
+
+@pytest.mark.parametrize(
+    "k,target,message",
+    [(0, None, "1..1280"), (1281, None, "1..1280"), (None, 0.0, r"\(0, 1\]"), (None, 1.5, r"\(0, 1\]"),
+     (None, None, "Set either")],
+)
+def test_bad_settings_fail_before_spark(k, target, message):
+    with pytest.raises(ValueError, match=message):
+        check_settings(k, target)

@@ -1,0 +1,78 @@
+"""The Dagster project end to end: validation, a full run, loading assets back."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from dagster import AssetKey, build_input_context
+
+from fruits_assets import sample
+from fruits_assets.resources import LakeIOManager, LakeResource, LocalSpark
+from fruits_assets.spark_jobs.pca import FittedPCA
+from fruits_assets_tests.conftest import REPO
+
+
+def _env(**extra) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("FRUITS_", "DAGSTER_"))}
+    return {**env, "FRUITS_SPARK_MASTER": "local[2]", **extra}
+
+
+def test_definitions_validate(tmp_path):
+    dagster = Path(sys.executable).parent / "dagster"
+    result = subprocess.run(
+        [str(dagster), "definitions", "validate", "-m", "fruits_assets.definitions"],
+        cwd=REPO, env=_env(DAGSTER_HOME=str(tmp_path)), capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.fixture(scope="module")
+def pipeline_run(tmp_path_factory):
+    """``python -m fruits_assets.cli run`` on the embedded sample, lake moved by FRUITS_LAKE."""
+    home = tmp_path_factory.mktemp("home")
+    lake = tmp_path_factory.mktemp("elsewhere") / "lake"
+    result = subprocess.run(
+        [sys.executable, "-m", "fruits_assets.cli", "run"],
+        cwd=REPO, env=_env(FRUITS_HOME=str(home), FRUITS_LAKE=str(lake), DAGSTER_HOME=str(home / "dh")),
+        capture_output=True, text=True, timeout=900,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-5000:]
+    return home, lake, result.stdout
+
+
+def test_run_writes_the_csv_contract_into_fruits_lake(pipeline_run):
+    home, lake, stdout = pipeline_run
+    assert not (home / ".lake").exists(), "FRUITS_LAKE must receive every output"
+    csvs = list(lake.glob("data/pca/v=*/pca_matrix.csv"))
+    assert len(csvs) == 1 and str(csvs[0]) in stdout
+    matrix = pd.read_csv(csvs[0])
+    k = len(matrix.columns) - 3
+    assert list(matrix.columns) == ["path", "label", "split"] + [f"pc_{i}" for i in range(1, k + 1)]
+    assert len(matrix) == sample.image_count()
+    assert "weights: random" in stdout.replace("  ", "").replace(" :", ":")
+    manifests = {p.stem for p in (lake / "meta" / "image_features").glob("*.json")}
+    assert manifests == set(sample.CLASSES) | {"_all"}
+    assert json.loads((lake / "meta" / "image_features" / "_all.json").read_text())["weights"] == "random"
+
+
+def test_io_manager_loads_every_asset_back(pipeline_run, spark):
+    _, lake, _ = pipeline_run
+    manager = LakeIOManager(lake=LakeResource(root=str(lake)), spark=LocalSpark(master="local[2]"))
+    first_class = sorted(sample.CLASSES)[0]
+    for asset in ("raw_images", "image_features"):
+        frame = manager.load_input(build_input_context(asset_key=AssetKey(asset), partition_key=first_class))
+        assert frame.count() == sample.TRAINING_PER_CLASS + sample.TEST_PER_CLASS
+        assert set(r.label for r in frame.select("label").distinct().collect()) == {first_class}
+    every = manager.load_input(build_input_context(asset_key=AssetKey("image_features")))
+    assert every.count() == sample.image_count()
+    model = manager.load_input(build_input_context(asset_key=AssetKey("pca_model")))
+    assert isinstance(model, FittedPCA) and model.k >= 1
+    matrix = manager.load_input(build_input_context(asset_key=AssetKey("pca_matrix")))
+    assert isinstance(matrix, pd.DataFrame) and len(matrix) == sample.image_count()
+    projected = model.transform(every).toPandas().sort_values("path").reset_index(drop=True)
+    expected = matrix.sort_values("path").reset_index(drop=True)
+    pd.testing.assert_frame_equal(projected[expected.columns], expected, check_exact=False, rtol=1e-9)
