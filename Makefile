@@ -4,7 +4,6 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 export FRUITS_HOME ?= $(CURDIR)
-export FRUITS_MAX_CONCURRENT_RUNS ?= 1
 
 .PHONY: install run test ui partitions bench bench-smoke validate clean
 
@@ -33,10 +32,14 @@ partitions: install  ## register every class folder of the source as a partition
 	$(PY) -m fruits_assets.cli partitions
 
 bench: install  ## throughput and memory benchmarks (see docs/benchmarks.md)
-	$(PY) -m bench.featurize $(BENCH_ARGS)
+	$(PY) -m bench.featurize --pca --json bench-results/featurize.json $(BENCH_ARGS)
+	$(PY) -m bench.scale --json bench-results/scale.json $(BENCH_ARGS)
+
+bench-smoke: install  ## the benchmark code on a few images (seconds, not a measurement)
+	$(PY) -m bench.featurize --images 24 --baseline-images 24 --pca
 
 validate: install
 	$(VENV)/bin/dagster definitions validate -m fruits_assets.definitions
 
 clean:
-	rm -rf .lake .sample .dagster_home test-artifacts
+	rm -rf .lake .sample .dagster_home test-artifacts bench-results

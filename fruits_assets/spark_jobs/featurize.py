@@ -100,8 +100,8 @@ def featurize(
     """Compute features for ``classes``; commit one version per class; return metrics."""
     spec = mobilenet.ModelSpec(**model).validate()
     lake = VersionedLake(spark, lake_root)
-    raw = lake.read_parquet("raw_images", classes).select("image_id", "path", "split", "label", "content")
-    total = raw.count()
+    raw, total = lake.read_counted("raw_images", classes)
+    raw = raw.select("image_id", "path", "split", "label", "content")
 
     started = time.perf_counter()
     payload, weights_used = load_bundle(lake, spec)

@@ -2,7 +2,23 @@
 
 from __future__ import annotations
 
+import os
+
 from pyspark.sql import SparkSession
+
+
+def _local_path(uri: str) -> str:
+    return uri.removeprefix("file:").removeprefix("//")
+
+
+def _local_files(uri: str) -> list[tuple[str, int]]:
+    root = _local_path(uri).rstrip("/")
+    found = []
+    for folder, _, names in os.walk(root):
+        for name in names:
+            path = os.path.join(folder, name)
+            found.append((f"file:{path}", os.path.getsize(path)))
+    return sorted(found)
 
 
 class HadoopFS:
@@ -29,6 +45,8 @@ class HadoopFS:
 
     def list_files(self, uri: str) -> list[tuple[str, int]]:
         """(full URI, size) of every file below ``uri``, recursively, hidden files included."""
+        if uri.startswith("file:"):  # one py4j round trip per file is too slow for big trees
+            return _local_files(uri)
         path, fs = self._path(uri)
         if not fs.exists(path):
             return []
@@ -38,6 +56,13 @@ class HadoopFS:
             status = it.next()
             found.append((status.getPath().toString(), int(status.getLen())))
         return found
+
+    def copy(self, src: str, dst: str) -> None:
+        """Copy a file or a folder."""
+        src_path, src_fs = self._path(src)
+        dst_path, dst_fs = self._path(dst)
+        if not self._jvm.org.apache.hadoop.fs.FileUtil.copy(src_fs, src_path, dst_fs, dst_path, False, self._conf):
+            raise OSError(f"Could not copy {src} to {dst}")
 
     def rename(self, src: str, dst: str) -> None:
         src_path, fs = self._path(src)
@@ -59,6 +84,9 @@ class HadoopFS:
             out.close()
 
     def read_bytes(self, uri: str) -> bytes:
+        if uri.startswith("file:"):  # skip the slow copy through py4j for local files
+            with open(_local_path(uri), "rb") as handle:
+                return handle.read()
         path, fs = self._path(uri)
         stream = fs.open(path)
         try:

@@ -12,7 +12,7 @@ import json
 import uuid
 from datetime import datetime, timezone
 
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import StructType
 
@@ -92,6 +92,12 @@ class VersionedLake:
         """All rows of the current versions of ``partitions``, as one DataFrame."""
         return self.spark.read.parquet(*self.current_all(table, partitions))
 
+    def read_counted(self, table: str, partitions: list[str]) -> tuple[DataFrame, int]:
+        """``read_parquet`` plus the row count, taken from the commit manifests."""
+        uris = self.current_all(table, partitions)
+        rows = sum(json.loads(self.fs.read_bytes(join(uri, COMMITTED)))["rows"] for uri in uris)
+        return self.spark.read.parquet(*uris), rows
+
     def committed_partitions(self, table: str) -> list[str]:
         """Names of the partitions of ``table`` that have a committed version."""
         names = [n for n, is_dir in self.fs.list_dir(self.location(table)) if is_dir]
@@ -105,16 +111,20 @@ class VersionedLake:
         index = {c: i for i, c in enumerate(classes)}
         class_index = F.create_map(*[F.lit(x) for c, i in index.items() for x in (c, i)])
         staged = self.staging()
-        df.withColumn("_class", class_index[F.col("label")]).write.partitionBy("_class").parquet(staged)
-        counts = {c: 0 for c in classes}
-        if any(is_dir for _, is_dir in self.fs.list_dir(staged)):
-            rows = self.spark.read.parquet(staged).groupBy("label").count().collect()
-            counts.update({r["label"]: r["count"] for r in rows})
+        observed = Observation(f"rows_by_class_{uuid.uuid4().hex}")
+        rows = [F.sum((F.col("_class") == i).cast("long")).alias(str(i)) for i in index.values()]
+        with_class = df.withColumn("_class", class_index[F.col("label")])
+        with_class.observe(observed, *rows).write.partitionBy("_class").parquet(staged)
+        observed_rows = observed.get
+        counts = {c: int(observed_rows[str(i)] or 0) for c, i in index.items()}
+        empty = join(staged, "_empty")
+        if not all(counts.values()):  # one empty Parquet file with the schema, copied below
+            self.spark.createDataFrame([], schema).coalesce(1).write.parquet(empty)
         written = {}
         for cls in classes:
             source = join(staged, f"_class={index[cls]}")
             if counts[cls] == 0:
-                self.spark.createDataFrame([], schema).write.mode("overwrite").parquet(source)
+                self.fs.copy(empty, source)
             entry = {**manifest, "rows": counts[cls]}
             written[cls] = {**entry, "uri": self.commit(table, cls, source, entry)}
         self.fs.delete(staged)

@@ -1,0 +1,1 @@
+"""Benchmarks of featurization and PCA (``make bench``; results in docs/benchmarks.md)."""

@@ -1,0 +1,61 @@
+"""Peak resident memory of the driver, its JVM and the Spark Python workers."""
+
+from __future__ import annotations
+
+import threading
+
+import psutil
+
+WORKER_MARKERS = ("pyspark.daemon", "pyspark.worker")
+
+
+def _role(process: psutil.Process) -> str | None:
+    try:
+        cmdline = " ".join(process.cmdline())
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return None
+    if any(marker in cmdline for marker in WORKER_MARKERS):
+        return "python_worker"
+    if "java" in process.name() or "org.apache.spark" in cmdline:
+        return "jvm"
+    return None
+
+
+class PeakMemory:
+    """Samples RSS every ``interval`` s while active (use as a context manager)."""
+
+    def __init__(self, interval: float = 0.1):
+        self.interval = interval
+        self.peaks = {"driver_python": 0, "jvm": 0, "python_worker": 0}
+        self.workers_seen: set[int] = set()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._me = psutil.Process()
+
+    def _sample(self) -> None:
+        while not self._stop.is_set():
+            self._record("driver_python", self._me)
+            for child in self._me.children(recursive=True):
+                role = _role(child)
+                if role:
+                    self._record(role, child)
+                    if role == "python_worker":
+                        self.workers_seen.add(child.pid)
+            self._stop.wait(self.interval)
+
+    def _record(self, role: str, process: psutil.Process) -> None:
+        try:
+            self.peaks[role] = max(self.peaks[role], process.memory_info().rss)
+        except psutil.NoSuchProcess:
+            pass
+
+    def __enter__(self) -> "PeakMemory":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def mib(self) -> dict[str, float]:
+        return {f"peak_rss_{role}_mib": round(rss / 2**20, 1) for role, rss in self.peaks.items()}

@@ -1,0 +1,41 @@
+"""The benchmark code runs end to end on a few images, so it cannot rot.
+(It measures nothing here: speed is checked by ``make bench``, never by tests.)"""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+
+from bench import corpus
+from fruits_assets.spark_jobs.images import decode
+from fruits_assets_tests.conftest import REPO
+
+
+def test_repeated_images_have_unique_bytes_and_identical_pixels(tmp_path, real_sample):
+    per_class = corpus.build(real_sample, tmp_path, 1300)
+    files = sorted(tmp_path.glob("*/*/*.jpg"))
+    assert len(files) == sum(per_class.values()) == 1300 and len(per_class) == 24
+    contents = [f.read_bytes() for f in files]
+    assert len(set(contents)) == 1300
+    original = (real_sample / "Training" / "Apple 6").iterdir().__next__()
+    copy = corpus.tagged(original.read_bytes(), 7)
+    assert np.array_equal(decode(copy, 100), decode(original.read_bytes(), 100))
+
+
+def test_benchmark_smoke(tmp_path, real_sample):
+    out = tmp_path / "result.json"
+    result = subprocess.run(
+        [sys.executable, "-m", "bench.featurize", "--images", "24", "--baseline-images", "24", "--pca",
+         "--source", str(real_sample), "--json", str(out)],
+        cwd=REPO, capture_output=True, text=True, timeout=900,
+    )
+    assert result.returncode == 0, result.stderr[-5000:]
+    results = json.loads(out.read_text())
+    for measure in ("limit", "pipeline", "reference", "keras_single"):
+        assert results[f"{measure}_images_per_second"] > 0, measure
+    assert results["pipeline_over_limit"] > 0 and results["pipeline_over_reference"] > 0
+    assert results["model_builds_by_worker"] and set(results["model_builds_by_worker"]) == {1}
+    assert results["peak_rss_python_worker_mib"] > 0 and results["peak_rss_jvm_mib"] > 0
+    assert results["pca"]["rows"] == 24 and results["pca"]["k"] == results["pca"]["sklearn_k"]
+    assert "pipeline_over_limit" in result.stdout
