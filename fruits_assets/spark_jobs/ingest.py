@@ -17,7 +17,9 @@ from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 from pyspark.sql.types import BinaryType, IntegerType, StringType, StructField, StructType
 
+from . import plots
 from .images import DEFAULT_MAX_PIXELS, DEFAULT_MIN_SIDE, inspect
+from .layout import PLOTS
 from .uris import join
 from .versioned import VersionedLake
 
@@ -52,6 +54,21 @@ def _skipped_reason(uri: str, size: int, folder: str) -> str | None:
     if any(part.startswith((".", "_")) for part in relative.split("/") if part):
         return "hidden_file"
     return "empty_file" if size == 0 else None
+
+
+def _write_thumbnails(lake: VersionedLake, raw: DataFrame, classes: list[str]) -> dict[str, str]:
+    """A strip of the first few images of each class, as ``meta/plots/raw_images/<class>.png``."""
+    first = Window.partitionBy("label").orderBy("split", "path")
+    picked = raw.withColumn("_n", F.row_number().over(first)).where(F.col("_n") <= plots.THUMBNAILS_PER_CLASS)
+    contents: dict[str, list[bytes]] = {}
+    for row in picked.orderBy("label", "_n").select("label", "content").collect():
+        contents.setdefault(row["label"], []).append(bytes(row["content"]))
+    written = {}
+    for cls in classes:
+        if contents.get(cls):
+            written[cls] = join(lake.root, PLOTS, "raw_images", f"{cls}.png")
+            lake.fs.write_bytes(written[cls], plots.thumbnail_strip(contents[cls]))
+    return written
 
 
 def ingest(
@@ -106,6 +123,7 @@ def ingest(
     )
     raw_written = lake.write_by_class(raw, "raw_images", classes, RAW_SCHEMA, {})
     rejected_written = lake.write_by_class(rejected, "rejected_images", classes, REJECTED_SCHEMA, {})
+    thumbnails = _write_thumbnails(lake, raw, classes)
     reasons = {c: {} for c in classes}
     for row in rejected.groupBy("label", "reason").count().collect():
         reasons[row["label"]][row["reason"]] = row["count"]
@@ -119,6 +137,7 @@ def ingest(
             "rejected": rejected_written[c]["rows"],
             "rejected_by_reason": reasons[c],
             "uri": raw_written[c]["uri"],
+            "thumbnails": thumbnails.get(c),
         }
         for c in classes
     }
