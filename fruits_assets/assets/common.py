@@ -1,6 +1,8 @@
 """Helpers shared by the asset declarations."""
 
 
+import base64
+
 from dagster import AssetExecutionContext, MetadataValue
 
 from ..resources import LakeResource
@@ -14,6 +16,13 @@ def selected_classes(context: AssetExecutionContext, lake: LakeResource) -> list
     classes = [check_partition_key(k) for k in context.partition_keys]
     lake.store().check_writable()
     return classes
+
+
+def png_markdown(images: dict[str, bytes]) -> MetadataValue:
+    """PNGs embedded in markdown (the UI shows them inline), each under its title."""
+    parts = [f"**{title}**\n\n![{title}](data:image/png;base64,{base64.b64encode(png).decode()})"
+             for title, png in images.items()]
+    return MetadataValue.md("\n\n".join(parts))
 
 
 def run_metadata(metrics: dict, count_key: str) -> dict:

@@ -3,12 +3,16 @@
 
 from typing import Optional
 
-from dagster import AssetExecutionContext, Config, MetadataValue, Output, asset
+from dagster import AssetExecutionContext, AutomationCondition, Config, MetadataValue, Output, asset
 
 from ..resources import LakeResource, SparkRuntime
 from ..spark_jobs.pca import check_settings
-from .common import ASSET_KWARGS
+from .common import ASSET_KWARGS, png_markdown
 from .image_features import image_features
+
+
+# Refit once features changed and every class has them (the daemon's automation sensor).
+REFIT = AutomationCondition.eager()
 
 
 class PCAConfig(Config):
@@ -18,7 +22,7 @@ class PCAConfig(Config):
     variance_target: Optional[float] = 0.95
 
 
-@asset(deps=[image_features], kinds={"spark"}, **ASSET_KWARGS)
+@asset(deps=[image_features], kinds={"spark"}, automation_condition=REFIT, **ASSET_KWARGS)
 def pca_model(
     context: AssetExecutionContext, config: PCAConfig, spark: SparkRuntime, lake: LakeResource
 ) -> Output[dict]:
@@ -41,11 +45,12 @@ def pca_model(
             "classes": len(metrics["classes"]),
             "seconds": metrics["seconds"],
             "lake_uri": metrics["uri"],
+            "scree_plot": png_markdown({"Scree and cumulative variance": lake.read_uri(metrics["scree_png"])}),
         },
     )
 
 
-@asset(deps=[pca_model, image_features], kinds={"spark", "csv"}, **ASSET_KWARGS)
+@asset(deps=[pca_model, image_features], kinds={"spark", "csv"}, automation_condition=REFIT, **ASSET_KWARGS)
 def pca_matrix(context: AssetExecutionContext, spark: SparkRuntime, lake: LakeResource) -> Output[dict]:
     """Every image projected on the components: CSV ``path,label,split,pc_1..pc_k``."""
     lake.store().check_writable()
@@ -56,6 +61,7 @@ def pca_matrix(context: AssetExecutionContext, spark: SparkRuntime, lake: LakeRe
             "rows": metrics["rows"],
             "k": metrics["k"],
             "csv": MetadataValue.path(metrics["csv"]),
+            "scatter_plot": png_markdown({"pc_1 vs pc_2 by class": lake.read_uri(metrics["scatter_png"])}),
             "seconds": metrics["seconds"],
         },
     )

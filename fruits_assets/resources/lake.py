@@ -34,6 +34,13 @@ class LakeResource(ConfigurableResource):
             return S3Store(self.root, boto3.client("s3", endpoint_url=self.s3_endpoint_url), self.sse)
         return LocalStore(self.root)
 
+    def read_uri(self, uri: str) -> bytes:
+        """Bytes of an object a Spark job wrote, given the URI it reported."""
+        root = self.spark_root.rstrip("/")
+        if not uri.startswith(root + "/"):
+            raise ValueError(f"{uri} is not inside the lake {root}.")
+        return self.store().read_bytes(uri[len(root) + 1 :])
+
     def current_version(self, table: str, partition: str | None = None) -> str | None:
         """Key (relative to the root) of the newest committed version, or None."""
         base = TABLES[table] + (f"/{partition}" if partition else "")

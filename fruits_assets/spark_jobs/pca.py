@@ -17,12 +17,16 @@ from pyspark.ml.functions import array_to_vector, vector_to_array
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from . import plots
 from .mobilenet import FEATURES
 from .uris import join
 from .versioned import VersionedLake
 
 SIGNS = "signs.json"
 CSV_NAME = "pca_matrix.csv"
+SCREE = "scree.png"
+SCATTER = "scatter.png"
+SCATTER_POINTS = 5000
 TRAIN_SPLIT = "Training"
 
 
@@ -94,9 +98,10 @@ def fit(
     rows = train.count()
     if rows < 2:
         raise ValueError(f"PCA needs at least 2 Training images; found {rows} in {len(classes)} class(es).")
+    spectrum = None
     if k is None:
-        spectrum = np.cumsum(_fit(train, FEATURES).explainedVariance.toArray())
-        k = int(min(np.searchsorted(spectrum, variance_target - 1e-12) + 1, FEATURES))
+        spectrum = _fit(train, FEATURES).explainedVariance.toArray().tolist()
+        k = int(min(np.searchsorted(np.cumsum(spectrum), variance_target - 1e-12) + 1, FEATURES))
     model = _fit(train, k)
     train.unpersist()
     fitted = FittedPCA(model, _signs(model))
@@ -104,6 +109,7 @@ def fit(
     model.save(join(staged, "model"))
     lake.fs.write_bytes(join(staged, SIGNS), json.dumps(fitted.signs).encode())
     explained = fitted.explained_variance
+    lake.fs.write_bytes(join(staged, SCREE), plots.scree(explained, spectrum or explained, k, variance_target))
     metrics = {
         "k": k,
         "train_rows": rows,
@@ -114,7 +120,7 @@ def fit(
         "missing_classes": missing,
     }
     uri = lake.commit("pca_model", None, staged, metrics)
-    return {**metrics, "uri": uri, "seconds": round(time.perf_counter() - started, 3)}
+    return {**metrics, "uri": uri, "scree_png": join(uri, SCREE), "seconds": round(time.perf_counter() - started, 3)}
 
 
 def project(spark: SparkSession, lake_root: str) -> dict:
@@ -132,7 +138,16 @@ def project(spark: SparkSession, lake_root: str) -> dict:
     part = next(n for n, d in lake.fs.list_dir(join(staged, "parts")) if n.startswith("part-"))
     lake.fs.rename(join(staged, "parts", part), join(staged, CSV_NAME))
     lake.fs.delete(join(staged, "parts"))
-    rows = lake.spark.read.option("header", True).csv(join(staged, CSV_NAME)).count()
+    written = lake.spark.read.option("header", True).csv(join(staged, CSV_NAME))
+    rows = written.count()
+    points = written.select("label", F.col("pc_1").cast("double"), F.col(f"pc_{min(2, fitted.k)}").cast("double").alias("pc_2"))
+    lake.fs.write_bytes(join(staged, SCATTER), plots.scatter(points.sample(min(1.0, SCATTER_POINTS / max(rows, 1)), seed=0).toPandas()))
     metrics = {"rows": rows, "k": fitted.k, "model": model_uri}
     uri = lake.commit("pca_matrix", None, staged, metrics)
-    return {**metrics, "uri": uri, "csv": join(uri, CSV_NAME), "seconds": round(time.perf_counter() - started, 3)}
+    return {
+        **metrics,
+        "uri": uri,
+        "csv": join(uri, CSV_NAME),
+        "scatter_png": join(uri, SCATTER),
+        "seconds": round(time.perf_counter() - started, 3),
+    }

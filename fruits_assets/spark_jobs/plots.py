@@ -1,0 +1,74 @@
+"""PNG pictures a person wants to look at: thumbnails, scree plot, 2-D scatter."""
+
+from __future__ import annotations
+
+import io
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from PIL import Image  # noqa: E402
+
+from .images import decode  # noqa: E402
+
+THUMBNAIL = 64
+THUMBNAILS_PER_CLASS = 6
+
+
+def thumbnail_strip(contents: list[bytes]) -> bytes:
+    """A row of ``THUMBNAIL``-pixel squares, one per image."""
+    strip = Image.new("RGB", (THUMBNAIL * max(1, len(contents)), THUMBNAIL), "white")
+    for i, content in enumerate(contents):
+        strip.paste(Image.fromarray(decode(content, THUMBNAIL)), (i * THUMBNAIL, 0))
+    return _png(strip)
+
+
+def _png(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", optimize=True)
+    return buffer.getvalue()
+
+
+def _figure_png(figure) -> bytes:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=80, bbox_inches="tight")
+    plt.close(figure)
+    return buffer.getvalue()
+
+
+def scree(explained: list[float], spectrum: list[float], k: int, target: float | None) -> bytes:
+    """Explained variance per component (first 100) and its cumulative curve, k marked."""
+    shown = np.asarray(spectrum[:100])
+    figure, left = plt.subplots(figsize=(7, 3.5))
+    left.bar(np.arange(1, len(shown) + 1), shown, color="#8fb3d9", label="explained variance")
+    left.set_xlabel("component")
+    left.set_ylabel("explained variance ratio")
+    right = left.twinx()
+    right.plot(np.arange(1, len(shown) + 1), np.cumsum(shown), color="#c0392b", label="cumulative")
+    right.set_ylim(0, 1.02)
+    right.set_ylabel("cumulative")
+    right.axvline(k, color="black", linestyle="--", linewidth=1)
+    if target is not None:
+        right.axhline(target, color="grey", linestyle=":", linewidth=1)
+    reached = float(np.sum(explained))
+    left.set_title(f"PCA: k = {k} components explain {reached:.1%} of the variance")
+    return _figure_png(figure)
+
+
+def scatter(points: pd.DataFrame) -> bytes:
+    """pc_1 against pc_2, one colour per class (``points``: label, pc_1, pc_2)."""
+    figure, axes = plt.subplots(figsize=(7, 5))
+    labels = sorted(points["label"].unique())
+    colours = plt.get_cmap("tab20", max(len(labels), 1))
+    for i, label in enumerate(labels):
+        mine = points[points["label"] == label]
+        axes.scatter(mine["pc_1"], mine["pc_2"], s=8, color=colours(i), label=label)
+    axes.set_xlabel("pc_1")
+    axes.set_ylabel("pc_2")
+    axes.set_title(f"First two principal components ({len(points)} images, {len(labels)} classes)")
+    if len(labels) <= 30:
+        axes.legend(fontsize=6, markerscale=1.5, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    return _figure_png(figure)
