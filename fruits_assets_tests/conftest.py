@@ -41,12 +41,15 @@ def model_cache(tmp_path_factory, spark) -> Path:
     return lake / MODEL_CACHE
 
 
-@pytest.fixture
-def lake(tmp_path, model_cache) -> Path:
-    """An empty lake whose model cache is already filled."""
-    root = tmp_path / "lake"
+def seed_lake(root: Path, model_cache: Path) -> Path:
+    """``root`` as a new lake whose model cache is already filled."""
     shutil.copytree(model_cache, root / MODEL_CACHE)
     return root
+
+
+@pytest.fixture
+def lake(tmp_path, model_cache) -> Path:
+    return seed_lake(tmp_path / "lake", model_cache)
 
 
 def lake_uri(path: Path) -> str:

@@ -1,54 +1,54 @@
-"""Asset checks on good data, and the PCA variance check on a corrupted manifest."""
+"""Asset checks: all pass on good data (bar the random-weights warning), and each
+one fails when a test corrupts the data it guards."""
 
 import json
 import shutil
 
 import pytest
-from dagster import AssetSelection, DagsterInstance, Definitions, define_asset_job
+from dagster import AssetSelection, DagsterInstance, Definitions, build_op_context, define_asset_job
+from dagster._core.execution.context.invocation import DirectAssetCheckExecutionContext
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
+from pyspark.sql import functions as F
 
 from fruits_assets import checks
 from fruits_assets.assets import ALL_ASSETS
-from fruits_assets.partitions import fruit_classes
 from fruits_assets.resources import FruitSource, LakeIOManager, LakeResource, LocalSpark, MobileNetResource
-from fruits_assets.spark_jobs.layout import MODEL_CACHE
-from fruits_assets_tests.conftest import RANDOM_MODEL
+from fruits_assets.spark_jobs.pca import CSV_NAME
+from fruits_assets.spark_jobs.versioned import VersionedLake
+from fruits_assets_tests.conftest import RANDOM_MODEL, lake_uri, seed_lake
 
 CLASSES = ["Cherry Sour 1", "Tomato Cherry Yellow 1"]
-PARTITIONED = ("raw_images", "image_features")
+CLASS = CLASSES[0]
+LOCAL = LocalSpark(master="local[2]")
 
 
-@pytest.fixture
-def world(tmp_path, real_sample, model_cache, spark):
-    source, lake = tmp_path / "source", tmp_path / "lake"
+def _resources(source, lake) -> dict:
+    lake_resource = LakeResource(root=str(lake))
+    return {
+        "lake": lake_resource,
+        "source": FruitSource(root=str(source)),
+        "spark": LOCAL,
+        "model": MobileNetResource(**RANDOM_MODEL),
+        "lake_io_manager": LakeIOManager(lake=lake_resource, spark=LOCAL),
+    }
+
+
+@pytest.fixture(scope="module")
+def good(tmp_path_factory, real_sample, model_cache, spark):
+    """Every asset materialized with its checks over two real classes, once per module."""
+    root = tmp_path_factory.mktemp("checks")
+    source, lake = root / "source", seed_lake(root / "lake", model_cache)
     for split in ("Training", "Test"):
         for cls in CLASSES:
             shutil.copytree(real_sample / split / cls, source / split / cls)
-    shutil.copytree(model_cache, lake / MODEL_CACHE)
-    lake_resource = LakeResource(root=str(lake))
-    local = LocalSpark(master="local[2]")
     defs = Definitions(
         assets=ALL_ASSETS,
         asset_checks=checks.ALL_CHECKS,
         jobs=[
             define_asset_job("images", AssetSelection.assets("raw_images", "image_features")),
             define_asset_job("pca", AssetSelection.assets("pca_model", "pca_matrix")),
-        ]
-        + [
-            define_asset_job(
-                f"check_{c.check_key.name}",
-                AssetSelection.checks(c),
-                partitions_def=fruit_classes if c.check_key.asset_key.path[-1] in PARTITIONED else None,
-            )
-            for c in checks.ALL_CHECKS
         ],
-        resources={
-            "lake": lake_resource,
-            "source": FruitSource(root=str(source)),
-            "spark": local,
-            "model": MobileNetResource(**RANDOM_MODEL),
-            "lake_io_manager": LakeIOManager(lake=lake_resource, spark=local),
-        },
+        resources=_resources(source, lake),
     )
     instance = DagsterInstance.ephemeral()
     instance.add_dynamic_partitions("fruit_class", CLASSES)
@@ -56,28 +56,107 @@ def world(tmp_path, real_sample, model_cache, spark):
     images = defs.resolve_job_def("images").execute_in_process(instance=instance, tags=tags)
     pca = defs.resolve_job_def("pca").execute_in_process(instance=instance)
     evaluations = images.get_asset_check_evaluations() + pca.get_asset_check_evaluations()
-    return {"defs": defs, "instance": instance, "source": source, "lake": lake, "spark": spark,
+    return {"source": source, "lake": lake, "instance": instance,
             "evaluations": {e.check_name: e for e in evaluations}}
 
 
-def _run_check(world, name: str, partition: str | None = CLASSES[0]):
-    job = world["defs"].resolve_job_def(f"check_{name}")
-    result = job.execute_in_process(instance=world["instance"], partition_key=partition, raise_on_error=False)
-    (evaluation,) = result.get_asset_check_evaluations()
-    return evaluation
+@pytest.fixture
+def world(good, tmp_path):
+    """A private copy of the good source and lake, free to corrupt."""
+    source, lake = tmp_path / "source", tmp_path / "lake"
+    shutil.copytree(good["source"], source)
+    shutil.copytree(good["lake"], lake)
+    return {"source_dir": source, "lake_dir": lake, "instance": good["instance"], **_resources(source, lake)}
 
 
-def test_all_checks_pass_on_good_data_except_the_weights_warning(world):
-    evaluations = world["evaluations"]
+def _check(world, check, partition: str | None = CLASS):
+    """Run one check's function on ``world`` (a partitioned check on one class)."""
+    wanted = {n for n in ("spark", "lake", "source") if n in check.required_resource_keys}
+    kwargs = {n: world[n] for n in wanted}
+    if partition is None and "spark" not in wanted:
+        return check(**kwargs)
+    context = DirectAssetCheckExecutionContext(
+        build_op_context(partition_key=partition, instance=world["instance"])
+    )
+    return check(context, **kwargs)
+
+
+def _rewrite(spark, world, table: str, change) -> None:
+    """Commit a new version of ``table``/CLASS holding ``change(current rows)``."""
+    lake = VersionedLake(spark, lake_uri(world["lake_dir"]))
+    rows = change(lake.read_parquet(table, [CLASS])).cache()
+    staged = lake.staging()
+    rows.write.parquet(staged)
+    lake.commit(table, CLASS, staged, {**lake.manifest(table, CLASS), "rows": rows.count()})
+
+
+def test_all_checks_pass_on_good_data_except_the_weights_warning(good):
+    evaluations = good["evaluations"]
     assert set(evaluations) == {c.check_key.name for c in checks.ALL_CHECKS}
     failed = {name for name, e in evaluations.items() if not e.passed}
     assert failed == {"features_from_imagenet_weights"}
     assert evaluations["features_from_imagenet_weights"].severity.value == "WARN"
 
 
+def test_direct_invocation_passes_on_good_data(world):
+    for check in checks.ALL_CHECKS:
+        if check is not checks.features_from_imagenet_weights:
+            partition = CLASS if check.partitions_def else None
+            assert _check(world, check, partition).passed, check.check_key.name
+
+
+def test_file_added_after_ingest_is_not_accounted_for(world):
+    shutil.copy(next((world["source_dir"] / "Training" / CLASS).glob("*.jpg")), world["source_dir"] / "Training" / CLASS / "new.jpg")
+    assert not _check(world, checks.every_file_accounted_for).passed
+
+
+def test_duplicated_raw_row_fails_unique_ids(spark, world):
+    _rewrite(spark, world, "raw_images", lambda rows: rows.unionByName(rows.limit(1)))
+    assert not _check(world, checks.unique_image_ids).passed
+
+
+def test_missing_feature_row_fails(spark, world):
+    _rewrite(spark, world, "image_features", lambda rows: rows.orderBy("path").offset(1))
+    assert not _check(world, checks.one_feature_row_per_image).passed
+
+
+@pytest.mark.parametrize("bad", ["nan", "short"])
+def test_bad_vector_fails(spark, world, bad):
+    broken = F.array_union(F.array(F.lit(float("nan"))), F.slice("features", 2, 1279)) if bad == "nan" else F.slice("features", 1, 1279)
+    first = F.col("path") == F.lit(min(r.path for r in VersionedLake(spark, lake_uri(world["lake_dir"])).read_parquet("image_features", [CLASS]).select("path").collect()))
+    _rewrite(spark, world, "image_features", lambda rows: rows.withColumn("features", F.when(first, broken).otherwise(F.col("features"))))
+    assert not _check(world, checks.features_are_1280_finite_values).passed
+
+
+def test_constant_features_fail(spark, world):
+    _rewrite(spark, world, "image_features", lambda rows: rows.withColumn("features", F.array_repeat(F.lit(0.5).cast("float"), 1280)))
+    assert not _check(world, checks.features_not_constant).passed
+
+
+def test_weights_warning_passes_only_for_imagenet(world):
+    lake = world["lake_dir"]
+    assert not _check(world, checks.features_from_imagenet_weights).passed
+    manifest = lake / "meta" / "image_features" / f"{CLASS}.json"
+    manifest.write_text(json.dumps({**json.loads(manifest.read_text()), "weights": "imagenet"}))
+    assert _check(world, checks.features_from_imagenet_weights).passed
+
+
 def test_variance_target_not_reached_fails(world):
-    manifest = world["lake"] / "meta" / "pca_model" / "_all.json"
+    manifest = world["lake_dir"] / "meta" / "pca_model" / "_all.json"
     data = json.loads(manifest.read_text())
     data["cumulative_variance"][-1] = data["variance_target"] - 0.1
     manifest.write_text(json.dumps(data))
-    assert not _run_check(world, "variance_target_reached", partition=None).passed
+    assert not _check(world, checks.variance_target_reached, partition=None).passed
+
+
+@pytest.mark.parametrize("damage", ["drop_row", "drop_column"])
+def test_damaged_pca_csv_fails(world, damage):
+    (csv,) = world["lake_dir"].glob(f"data/pca/v=*/{CSV_NAME}")
+    lines = csv.read_text().splitlines()
+    if damage == "drop_row":
+        lines = lines[:-1]
+    else:
+        lines = [line.rsplit(",", 1)[0] for line in lines]
+    csv.write_text("\n".join(lines) + "\n")
+    csv.with_name(f".{csv.name}.crc").unlink()  # as if another tool had rewritten the file
+    assert not _check(world, checks.one_row_per_feature_row_and_k_columns, partition=None).passed

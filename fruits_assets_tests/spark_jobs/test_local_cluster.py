@@ -1,12 +1,10 @@
 """Featurization on ``local-cluster[2,1,1024]``: two real executor JVMs."""
 
 import json
-import shutil
 import subprocess
 import sys
 import textwrap
 
-from fruits_assets.spark_jobs.layout import MODEL_CACHE
 from fruits_assets_tests.conftest import REPO, RANDOM_MODEL
 
 SCRIPT = textwrap.dedent(
@@ -26,9 +24,7 @@ SCRIPT = textwrap.dedent(
 )
 
 
-def test_featurize_on_two_executors(tmp_path, real_sample, model_cache):
-    lake = tmp_path / "lake"
-    shutil.copytree(model_cache, lake / MODEL_CACHE)
+def test_featurize_on_two_executors(lake, real_sample):
     classes = ["Apple Pink Lady 1", "Cherry Wax Black 1", "Tomato 2", "Tomato Cherry Red 1"]
     result = subprocess.run(
         [sys.executable, "-c", SCRIPT, f"file://{real_sample}", f"file://{lake}", json.dumps(classes),

@@ -9,19 +9,14 @@ import pytest
 from fruits_assets.spark_jobs import jobs
 from fruits_assets.spark_jobs.pca import check_settings
 from fruits_assets.spark_jobs.versioned import VersionedLake
-from fruits_assets_tests.conftest import lake_uri, run_images
+from fruits_assets_tests.conftest import lake_uri, run_images, seed_lake
 
 CLASSES = ["Apple Red 1", "Cherry 2", "Tomato Maroon 1", "Tomato Yellow 1"]
 
 
 @pytest.fixture(scope="module")
 def featurized_lake(spark, real_sample, tmp_path_factory, model_cache):
-    import shutil
-
-    from fruits_assets.spark_jobs.layout import MODEL_CACHE
-
-    lake = tmp_path_factory.mktemp("pca-lake")
-    shutil.copytree(model_cache, lake / MODEL_CACHE)
+    lake = seed_lake(tmp_path_factory.mktemp("pca-lake"), model_cache)
     run_images(spark, real_sample, lake, CLASSES)
     return lake
 
