@@ -5,7 +5,9 @@ from dagster import AssetExecutionContext, BackfillPolicy, MetadataValue, Output
 
 from ..partitions import fruit_classes
 from ..resources import FruitSource, LakeResource, SparkRuntime
-from .common import ASSET_KWARGS, run_metadata, selected_classes
+from .common import ASSET_KWARGS, png_markdown, run_metadata, selected_classes
+
+MAX_STRIPS = 24  # classes shown in the run's thumbnail metadata
 
 
 @asset(
@@ -20,10 +22,12 @@ def raw_images(
     """Images of the selected classes as Parquet (id = SHA-256 of the bytes, path,
     split, label, width, height, bytes); unusable files go to ``rejected_images``."""
     classes = selected_classes(context, lake)
+    source.require(classes)
     metrics = spark.run_job(
         "ingest", context, source_root=source.spark_root, lake_root=lake.spark_root, classes=classes
     )
     rejected = {c: m["rejected_by_reason"] for c, m in metrics["classes"].items() if m["rejected"]}
+    strips = {c: lake.read_uri(m["thumbnails"]) for c, m in metrics["classes"].items() if m["thumbnails"]}
     return Output(
         metrics,
         metadata={
@@ -33,5 +37,6 @@ def raw_images(
             "rejected_by_class_and_reason": MetadataValue.json(rejected),
             "lake_uris": MetadataValue.json({c: m["uri"] for c, m in metrics["classes"].items()}),
             "source": source.resolved_root(),
+            "thumbnails": png_markdown(dict(list(strips.items())[:MAX_STRIPS])),
         },
     )

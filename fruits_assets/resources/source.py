@@ -62,6 +62,15 @@ class FruitSource(ConfigurableResource):
             )
         return valid
 
+    def require(self, classes: list[str]) -> None:
+        """Fail, before any Spark work, if the source lacks any of ``classes``."""
+        missing = sorted(set(classes) - set(self.classes()))
+        if missing:
+            raise SourceError(
+                f"The source {self.resolved_root()} has no folder for class(es) {', '.join(missing)}. "
+                "Check FRUITS_SOURCE, or run `make partitions` to resync the fruit_class partitions."
+            )
+
     @staticmethod
     def _local_files(root: str):
         base = Path(root.removeprefix("file://"))
