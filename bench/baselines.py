@@ -4,7 +4,6 @@ pattern, and plain single-process Keras."""
 from __future__ import annotations
 
 import io
-import os
 import time
 from pathlib import Path
 from typing import Iterator
@@ -26,7 +25,7 @@ def limit(payload: bytes, spec: mobilenet.ModelSpec, files: list[Path], threads:
     for start in range(0, len(images), spec.batch_size):
         run(images[start : start + spec.batch_size])
     seconds = time.perf_counter() - started
-    return {"images": len(images), "seconds": seconds, "threads": threads}
+    return {"images": len(images), "seconds": seconds}
 
 
 def _notebook_preprocess(content: bytes, input_size: int) -> np.ndarray:
@@ -80,4 +79,4 @@ def keras_single(weights: list, files: list[Path], input_size: int, batch_size: 
         batch = np.stack([_notebook_preprocess(f.read_bytes(), input_size) for f in files[start : start + batch_size]])
         model.predict(batch, verbose=0)
     seconds = time.perf_counter() - started
-    return {"images": len(files), "seconds": seconds, "threads": os.cpu_count()}
+    return {"images": len(files), "seconds": seconds}

@@ -112,7 +112,6 @@ def run(args: argparse.Namespace) -> dict:
         results.update(memory.mib())
         results["python_workers"] = len(metrics["model_builds_by_worker"])
         results["model_builds_by_worker"] = sorted(metrics["model_builds_by_worker"].values())
-        results["broadcasts"] = 1
         results["threads_per_worker"] = metrics["threads_per_worker"]
     if args.pca:
         results["pca"] = pca.compare(spark, lake_uri, classes)
@@ -121,8 +120,8 @@ def run(args: argparse.Namespace) -> dict:
         model, _ = mobilenet.build_keras(spec)
         keras_weights = model.layers[-1].get_weights()
     if "reference" not in args.skip:
-        shutil.rmtree(source.parent / "reference-source", ignore_errors=True)
-        subset = source.parent / "reference-source"
+        subset = work / "reference-source"
+        shutil.rmtree(subset, ignore_errors=True)
         for f in baseline_files:
             (subset / f.relative_to(source)).parent.mkdir(parents=True, exist_ok=True)
             (subset / f.relative_to(source)).symlink_to(f)

@@ -27,7 +27,6 @@ class PeakMemory:
     def __init__(self, interval: float = 0.1):
         self.interval = interval
         self.peaks = {"driver_python": 0, "jvm": 0, "python_worker": 0}
-        self.workers_seen: set[int] = set()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
         self._me = psutil.Process()
@@ -39,8 +38,6 @@ class PeakMemory:
                 role = _role(child)
                 if role:
                     self._record(role, child)
-                    if role == "python_worker":
-                        self.workers_seen.add(child.pid)
             self._stop.wait(self.interval)
 
     def _record(self, role: str, process: psutil.Process) -> None:

@@ -27,7 +27,8 @@ def raw_images(
         "ingest", context, source_root=source.spark_root, lake_root=lake.spark_root, classes=classes
     )
     rejected = {c: m["rejected_by_reason"] for c, m in metrics["classes"].items() if m["rejected"]}
-    strips = {c: lake.read_uri(m["thumbnails"]) for c, m in metrics["classes"].items() if m["thumbnails"]}
+    shown = [c for c, m in metrics["classes"].items() if m["thumbnails"]][:MAX_STRIPS]
+    strips = {c: lake.read_uri(metrics["classes"][c]["thumbnails"]) for c in shown}
     return Output(
         metrics,
         metadata={
@@ -37,6 +38,6 @@ def raw_images(
             "rejected_by_class_and_reason": MetadataValue.json(rejected),
             "lake_uris": MetadataValue.json({c: m["uri"] for c, m in metrics["classes"].items()}),
             "source": source.resolved_root(),
-            "thumbnails": png_markdown(dict(list(strips.items())[:MAX_STRIPS])),
+            "thumbnails": png_markdown(strips),
         },
     )

@@ -62,9 +62,10 @@ class VersionedLake:
     def manifest(self, table: str, partition: str | None = None) -> dict | None:
         """The metrics stored with the current version, or None."""
         current = self.current(table, partition)
-        if current is None:
-            return None
-        return json.loads(self.fs.read_bytes(join(current, COMMITTED)))
+        return None if current is None else self._manifest_at(current)
+
+    def _manifest_at(self, version: str) -> dict:
+        return json.loads(self.fs.read_bytes(join(version, COMMITTED)))
 
     def commit(self, table: str, partition: str | None, staged: str, manifest: dict) -> str:
         """Publish ``staged`` as the new current version; return its URI."""
@@ -95,7 +96,7 @@ class VersionedLake:
     def read_counted(self, table: str, partitions: list[str]) -> tuple[DataFrame, int]:
         """``read_parquet`` plus the row count, taken from the commit manifests."""
         uris = self.current_all(table, partitions)
-        rows = sum(json.loads(self.fs.read_bytes(join(uri, COMMITTED)))["rows"] for uri in uris)
+        rows = sum(self._manifest_at(uri)["rows"] for uri in uris)
         return self.spark.read.parquet(*uris), rows
 
     def committed_partitions(self, table: str) -> list[str]:

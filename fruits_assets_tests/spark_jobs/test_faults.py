@@ -59,7 +59,7 @@ def _featurize(lake: Path, kill_at_marker: bool) -> subprocess.Popen:
 def _kill_when_staging_has_files(process: subprocess.Popen, lake: Path, timeout: float = 300) -> None:
     staging = lake / STAGING
     deadline = time.monotonic() + timeout
-    while not any(staging.rglob("*.parquet")) and not any(p.name.startswith("part-") for p in staging.rglob("*")):
+    while not any(staging.rglob("part-*")):
         assert process.poll() is None, "the writer finished before it could be killed"
         assert time.monotonic() < deadline, "the writer never started writing"
         time.sleep(0.02)
