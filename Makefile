@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 export FRUITS_HOME ?= $(CURDIR)
 
-.PHONY: install run test ui partitions bench bench-smoke validate clean
+.PHONY: install run test ui partitions bench bench-smoke validate wheel emr-plan clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,8 +38,14 @@ bench: install  ## throughput and memory benchmarks (see docs/benchmarks.md)
 bench-smoke: install  ## the benchmark code on a few images (seconds, not a measurement)
 	$(PY) -m bench.featurize --images 24 --baseline-images 24 --pca
 
+wheel: install  ## the wheel EMR nodes install (FRUITS_EMR_WHEEL)
+	$(PY) -m pip wheel --quiet --no-deps -w dist .
+
+emr-plan: install  ## print the EMR request a run would send and its hourly cost (no AWS call)
+	$(PY) -m fruits_assets.cli emr-plan
+
 validate: install
 	$(VENV)/bin/dagster definitions validate -m fruits_assets.definitions
 
 clean:
-	rm -rf .lake .sample .dagster_home test-artifacts bench-results
+	rm -rf .lake .sample .dagster_home test-artifacts bench-results dist

@@ -1,10 +1,12 @@
 """Asset checks, measured on the data in the lake. Blocking ones stop bad data
-from flowing downstream; the weights check only warns."""
+from flowing downstream; the weights check only warns. Checks that run Spark share
+the assets' "spark" pool, so they never read a partition while another run rewrites it."""
 
 
 from dagster import AssetCheckExecutionContext, AssetCheckResult, AssetCheckSeverity, MetadataValue, asset_check
 
 from .assets import image_features, pca_matrix, pca_model, raw_images
+from .assets.common import SPARK_POOL
 from .partitions import fruit_classes
 from .resources import FruitSource, LakeResource, SparkRuntime
 
@@ -24,16 +26,16 @@ def _raw_stats(context, spark: SparkRuntime, lake: LakeResource, source: FruitSo
         lake_root=lake.spark_root,
         source_root=source.spark_root,
         classes=list(context.partition_keys),
-    )
+    )["classes"]
 
 
 def _feature_stats(context, spark: SparkRuntime, lake: LakeResource) -> dict:
     return spark.run_job(
         "quality_image_features", context, lake_root=lake.spark_root, classes=list(context.partition_keys)
-    )
+    )["classes"]
 
 
-@asset_check(asset=raw_images, partitions_def=fruit_classes, blocking=True)
+@asset_check(asset=raw_images, partitions_def=fruit_classes, blocking=True, pool=SPARK_POOL)
 def every_file_accounted_for(
     context: AssetCheckExecutionContext, spark: SparkRuntime, lake: LakeResource, source: FruitSource
 ) -> AssetCheckResult:
@@ -42,7 +44,7 @@ def every_file_accounted_for(
     return _result({c: s for c, s in stats.items() if s["files"] != s["ingested"] + s["rejected"]}, stats)
 
 
-@asset_check(asset=raw_images, partitions_def=fruit_classes, blocking=True)
+@asset_check(asset=raw_images, partitions_def=fruit_classes, blocking=True, pool=SPARK_POOL)
 def unique_image_ids(
     context: AssetCheckExecutionContext, spark: SparkRuntime, lake: LakeResource, source: FruitSource
 ) -> AssetCheckResult:
@@ -51,7 +53,7 @@ def unique_image_ids(
     return _result({c: s["duplicate_ids"] for c, s in stats.items() if s["duplicate_ids"]}, stats)
 
 
-@asset_check(asset=image_features, partitions_def=fruit_classes, blocking=True)
+@asset_check(asset=image_features, partitions_def=fruit_classes, blocking=True, pool=SPARK_POOL)
 def one_feature_row_per_image(
     context: AssetCheckExecutionContext, spark: SparkRuntime, lake: LakeResource
 ) -> AssetCheckResult:
@@ -61,7 +63,7 @@ def one_feature_row_per_image(
     return _result(bad, stats)
 
 
-@asset_check(asset=image_features, partitions_def=fruit_classes, blocking=True)
+@asset_check(asset=image_features, partitions_def=fruit_classes, blocking=True, pool=SPARK_POOL)
 def features_are_1280_finite_values(
     context: AssetCheckExecutionContext, spark: SparkRuntime, lake: LakeResource
 ) -> AssetCheckResult:
@@ -70,7 +72,7 @@ def features_are_1280_finite_values(
     return _result({c: s["bad_vectors"] for c, s in stats.items() if s["bad_vectors"]}, stats)
 
 
-@asset_check(asset=image_features, partitions_def=fruit_classes, blocking=True)
+@asset_check(asset=image_features, partitions_def=fruit_classes, blocking=True, pool=SPARK_POOL)
 def features_not_constant(
     context: AssetCheckExecutionContext, spark: SparkRuntime, lake: LakeResource
 ) -> AssetCheckResult:
@@ -98,7 +100,7 @@ def variance_target_reached(lake: LakeResource) -> AssetCheckResult:
     return _result({"target": target, "reached": reached} if failed else {}, {"k": manifest.get("k")})
 
 
-@asset_check(asset=pca_matrix, blocking=True)
+@asset_check(asset=pca_matrix, blocking=True, pool=SPARK_POOL)
 def one_row_per_feature_row_and_k_columns(
     context: AssetCheckExecutionContext, spark: SparkRuntime, lake: LakeResource
 ) -> AssetCheckResult:

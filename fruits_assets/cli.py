@@ -1,4 +1,4 @@
-"""Command line: ``python -m fruits_assets.cli {run,partitions,sample}``."""
+"""Command line: ``python -m fruits_assets.cli {run,partitions,sample,upload,emr-plan}``."""
 
 from __future__ import annotations
 
@@ -9,6 +9,9 @@ import sys
 from pathlib import Path
 
 from . import sample, settings
+from .settings import DeploymentError
+from .resources.regions import RegionError
+from .resources.source import SourceError
 
 
 def instance():
@@ -17,7 +20,7 @@ def instance():
 
     home = Path(os.environ.setdefault("DAGSTER_HOME", str(settings.project_home() / ".dagster_home")))
     home.mkdir(parents=True, exist_ok=True)
-    project_config = settings.project_home() / "dagster.yaml"
+    project_config = Path(__file__).resolve().parents[1] / "dagster.yaml"  # the checkout's instance config
     if project_config.exists() and not (home / "dagster.yaml").exists():
         shutil.copy(project_config, home / "dagster.yaml")
     return DagsterInstance.get()
@@ -77,6 +80,48 @@ def run_pipeline(k: int | None, variance_target: float | None) -> dict:
     }
 
 
+def upload(args) -> int:
+    from .resources.object_store import s3_client
+    from .upload import upload as upload_tree
+
+    report = upload_tree(
+        Path(args.source), args.destination, s3_client(), workers=args.workers, dry_run=args.dry_run,
+        allow_non_eu=settings.allow_non_eu_region(),
+    )
+    verb = "would send" if args.dry_run else "sent"
+    if args.dry_run:
+        for item in report.sent:
+            print(f"  {item.key}  ({item.size} bytes)")
+    print(f"{report.files} files: {verb} {len(report.sent)} ({report.bytes_sent / 1e6:.1f} MB), "
+          f"{report.skipped} already in {args.destination}")
+    return 0
+
+
+def emr_plan(args) -> int:
+    """Print the run_job_flow request a run would send, an example step and the hourly cost."""
+    import json
+
+    from .deployments import aws_settings, emr_runtime
+
+    runtime = emr_runtime(aws_settings(require_credentials=False))
+    staged = runtime.staged_uris()
+    print(json.dumps({
+        "run_job_flow": runtime.job_flow_request("<dagster run id>", staged),
+        "example_step": runtime.step_request(
+            "ingest", {"classes": ["<class>"], "lake_root": "<lake>", "source_root": "<source>"},
+            staged["entry"], {"DAGSTER_PIPES_CONTEXT": "<set at launch>", "DAGSTER_PIPES_MESSAGES": "<set at launch>"},
+        ),
+    }, indent=2))
+    cost = runtime.hourly_cost()
+    instances = f"1 x {runtime.primary_instance_type} + {runtime.core_instance_count} x {runtime.core_instance_type}"
+    if cost is None:
+        print(f"Estimated cost: unknown for {instances} in {runtime.region}; see aws.amazon.com/emr/pricing.")
+    else:
+        print(f"Estimated cost: about ${cost:.2f}/hour on demand for {instances} in {runtime.region} "
+              f"(EC2 + EMR list prices; the cluster stops after {runtime.idle_timeout_seconds} s idle).")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="fruits_assets", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -85,7 +130,25 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--variance-target", type=float, default=0.95)
     commands.add_parser("partitions", help="register every class folder of the source as a partition")
     commands.add_parser("sample", help="write the embedded synthetic sample to <home>/.sample")
+    send = commands.add_parser("upload", help="upload a local Fruits-360 tree to s3:// (resumable)")
+    send.add_argument("source", help="local folder holding Training/ and Test/")
+    send.add_argument("destination", help="s3://bucket/prefix (the FRUITS_SOURCE of the aws deployment)")
+    send.add_argument("--workers", type=int, default=16, help="parallel uploads")
+    send.add_argument("--dry-run", action="store_true", help="list what would be sent and its size")
+    commands.add_parser("emr-plan", help="print the EMR request a run would send, and its hourly cost")
     args = parser.parse_args(argv)
+    try:
+        return dispatch(args)
+    except (DeploymentError, RegionError, SourceError) as exc:
+        print(f"fruits_assets: {exc}", file=sys.stderr)
+        return 2
+
+
+def dispatch(args) -> int:
+    if args.command == "upload":
+        return upload(args)
+    if args.command == "emr-plan":
+        return emr_plan(args)
 
     if args.command == "sample":
         print(sample.generate(settings.sample_dir()))

@@ -6,6 +6,10 @@ import os
 from pathlib import Path
 
 
+class DeploymentError(RuntimeError):
+    """The chosen deployment lacks settings or credentials; the message lists them."""
+
+
 def project_home() -> Path:
     """Where local state lives: ``FRUITS_HOME``, else the current directory."""
     return Path(os.environ.get("FRUITS_HOME") or os.getcwd()).resolve()
@@ -31,3 +35,8 @@ def spark_master() -> str:
 
 def deployment() -> str:
     return os.environ.get("FRUITS_DEPLOYMENT", "local")
+
+
+def allow_non_eu_region() -> bool:
+    """``FRUITS_ALLOW_NON_EU_REGION=1`` lifts the GDPR region guard (documented override)."""
+    return os.environ.get("FRUITS_ALLOW_NON_EU_REGION", "") in ("1", "true", "yes")

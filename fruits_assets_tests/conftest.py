@@ -1,5 +1,6 @@
 """Shared fixtures: one local Spark session, the real sample, a cached model."""
 
+import logging
 import shutil
 from pathlib import Path
 
@@ -65,3 +66,59 @@ def run_images(spark, source: Path, lake: Path, classes: list[str], model=None) 
         spark, "featurize", {"lake_root": lake_uri(lake), "classes": classes, "model": model or RANDOM_MODEL}
     )
     return ingested, featurized
+
+
+@pytest.fixture(scope="session")
+def s3_server():
+    """A moto S3 (and STS) server on loopback, recording every request it receives."""
+    import socket
+
+    from moto.server import ThreadedMotoServer
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def s3(s3_server, monkeypatch):
+    """Fake credentials and the endpoint in the environment (subprocesses inherit them).
+    After the test, every object left in any bucket must have been written with
+    server-side encryption (moto, like S3 without a bucket default, records only what
+    the PutObject asked for)."""
+    import boto3
+    import requests
+
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "eu-west-3",
+        "AWS_ENDPOINT_URL_S3": s3_server, "AWS_EC2_METADATA_DISABLED": "true",
+    }.items():
+        monkeypatch.setenv(name, value)
+    requests.post(f"{s3_server}/moto-api/reset")
+    client = boto3.client("s3", endpoint_url=s3_server)
+    yield client
+    unencrypted = [
+        f"s3://{bucket['Name']}/{obj['Key']}"
+        for bucket in client.list_buckets()["Buckets"]
+        for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket["Name"])
+        for obj in page.get("Contents", [])
+        if "ServerSideEncryption" not in client.head_object(Bucket=bucket["Name"], Key=obj["Key"])
+    ]
+    assert not unencrypted, f"objects written without server-side encryption: {unencrypted[:5]}"
+
+
+def make_bucket(client, name: str, region: str) -> str:
+    """A bucket in ``region`` (GetBucketLocation will say so)."""
+    import boto3
+
+    regional = boto3.client("s3", endpoint_url=client.meta.endpoint_url, region_name=region)
+    if region == "us-east-1":
+        regional.create_bucket(Bucket=name)
+    else:
+        regional.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": region})
+    return name

@@ -8,7 +8,8 @@ from dagster import AssetExecutionContext, MetadataValue
 from ..resources import LakeResource
 from ..spark_jobs.layout import check_partition_key
 
-ASSET_KWARGS = {"io_manager_key": "lake_io_manager", "group_name": "fruits", "pool": "spark"}
+SPARK_POOL = "spark"  # dagster.yaml limits it to one step at a time
+ASSET_KWARGS = {"io_manager_key": "lake_io_manager", "group_name": "fruits", "pool": SPARK_POOL}
 
 
 def selected_classes(context: AssetExecutionContext, lake: LakeResource) -> list[str]:
@@ -25,12 +26,21 @@ def png_markdown(images: dict[str, bytes]) -> MetadataValue:
     return MetadataValue.md("\n\n".join(parts))
 
 
+def runtime_metadata(metrics: dict) -> dict:
+    """Where the job ran when not in this process: EMR cluster id, step id, console link."""
+    return {
+        key: MetadataValue.url(value) if key.endswith("_url") else value
+        for key, value in metrics.get("runtime", {}).items()
+    }
+
+
 def run_metadata(metrics: dict, count_key: str) -> dict:
-    """Counts, speed and duration every Spark-backed asset reports."""
+    """Counts, speed, duration and runtime every image asset reports."""
     count = metrics.get(count_key, 0)
     rate = metrics.get("images_per_second") or metrics.get("files_per_second")
     return {
         count_key: MetadataValue.int(int(count)),
         "seconds": MetadataValue.float(float(metrics.get("seconds", 0.0))),
         "images_per_second": MetadataValue.float(float(rate or 0.0)),
+        **runtime_metadata(metrics),
     }

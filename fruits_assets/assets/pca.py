@@ -7,7 +7,7 @@ from dagster import AssetExecutionContext, AutomationCondition, Config, Metadata
 
 from ..resources import LakeResource, SparkRuntime
 from ..spark_jobs.pca import check_settings
-from .common import ASSET_KWARGS, png_markdown
+from .common import ASSET_KWARGS, png_markdown, runtime_metadata
 from .image_features import image_features
 
 
@@ -46,6 +46,7 @@ def pca_model(
             "seconds": metrics["seconds"],
             "lake_uri": metrics["uri"],
             "scree_plot": png_markdown({"Scree and cumulative variance": lake.read_uri(metrics["scree_png"])}),
+            **runtime_metadata(metrics),
         },
     )
 
@@ -63,5 +64,6 @@ def pca_matrix(context: AssetExecutionContext, spark: SparkRuntime, lake: LakeRe
             "csv": MetadataValue.path(metrics["csv"]),
             "scatter_plot": png_markdown({"pc_1 vs pc_2 by class": lake.read_uri(metrics["scatter_png"])}),
             "seconds": metrics["seconds"],
+            **runtime_metadata(metrics),
         },
     )

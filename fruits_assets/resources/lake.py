@@ -4,13 +4,12 @@
 import json
 from typing import Optional
 
-import boto3
 from dagster import ConfigurableResource
 
 from ..spark_jobs.layout import MANIFESTS, TABLES
 from ..spark_jobs.uris import is_remote, to_spark_uri
 from ..spark_jobs.versioned import COMMITTED
-from .object_store import LocalStore, S3Store
+from .object_store import LocalStore, S3Store, s3_client
 
 
 class LakeResource(ConfigurableResource):
@@ -20,6 +19,7 @@ class LakeResource(ConfigurableResource):
     spark_s3_scheme: str = "s3"  # "s3" = EMRFS on EMR; "s3a" = hadoop-aws on a laptop
     s3_endpoint_url: Optional[str] = None
     sse: str = "AES256"
+    allow_non_eu_region: bool = False
 
     @property
     def spark_root(self) -> str:
@@ -31,7 +31,7 @@ class LakeResource(ConfigurableResource):
 
     def store(self) -> LocalStore | S3Store:
         if self.is_s3:
-            return S3Store(self.root, boto3.client("s3", endpoint_url=self.s3_endpoint_url), self.sse)
+            return S3Store(self.root, s3_client(self.s3_endpoint_url), self.sse, self.allow_non_eu_region)
         return LocalStore(self.root)
 
     def read_uri(self, uri: str) -> bytes:

@@ -9,6 +9,9 @@ import os
 import tempfile
 from pathlib import Path
 
+from ..spark_jobs.s3 import encrypted_s3_client
+from .regions import require_eu_bucket
+
 
 class LocalStore:
     def __init__(self, root: str):
@@ -48,10 +51,25 @@ class LocalStore:
             ) from exc
 
 
+def split_s3_uri(uri: str) -> tuple[str, str]:
+    """``s3://bucket/some/prefix`` -> ("bucket", "some/prefix")."""
+    scheme, _, rest = uri.partition("://")
+    if scheme not in ("s3", "s3a") or not rest:
+        raise ValueError(f"Expected an s3://bucket/prefix URI, got {uri!r}.")
+    bucket, _, prefix = rest.partition("/")
+    return bucket, prefix.strip("/")
+
+
+def s3_client(endpoint_url: str | None = None):
+    """A boto3 S3 client (standard credential chain) that encrypts every PutObject."""
+    return encrypted_s3_client(endpoint_url)
+
+
 class S3Store:
-    def __init__(self, root: str, client, sse: str = "AES256"):
-        bucket, _, prefix = root.split("://", 1)[1].partition("/")
-        self.bucket, self.prefix, self.client, self.sse = bucket, prefix.strip("/"), client, sse
+    def __init__(self, root: str, client, sse: str = "AES256", allow_non_eu: bool = False):
+        self.bucket, self.prefix = split_s3_uri(root)
+        self.client, self.sse = client, sse
+        self.allow_non_eu = allow_non_eu
 
     def _key(self, key: str) -> str:
         return f"{self.prefix}/{key}" if self.prefix else key
@@ -80,4 +98,6 @@ class S3Store:
         return sorted(names)
 
     def check_writable(self) -> None:
+        """The GDPR guard, then a probe write (both before any Spark work)."""
+        require_eu_bucket(self.client, self.bucket, self.allow_non_eu)
         self.write_bytes(".write-probe", b"")

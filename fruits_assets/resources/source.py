@@ -5,13 +5,14 @@ import os
 from pathlib import Path
 from typing import Optional
 
-import boto3
 from dagster import ConfigurableResource
 
 from .. import sample, settings
 from ..spark_jobs.ingest import SPLITS
 from ..spark_jobs.layout import InvalidPartitionKey, check_partition_key
 from ..spark_jobs.uris import is_remote, to_spark_uri
+from .object_store import s3_client, split_s3_uri
+from .regions import require_eu_bucket
 
 
 class SourceError(ValueError):
@@ -24,6 +25,7 @@ class FruitSource(ConfigurableResource):
     root: str = ""
     spark_s3_scheme: str = "s3"
     s3_endpoint_url: Optional[str] = None
+    allow_non_eu_region: bool = False
 
     def resolved_root(self) -> str:
         if self.root:
@@ -90,10 +92,11 @@ class FruitSource(ConfigurableResource):
                         yield split, class_dir.name, stat.st_size, int(stat.st_mtime)
 
     def _s3_files(self, root: str):
-        bucket, _, prefix = root.split("://", 1)[1].partition("/")
-        client = boto3.client("s3", endpoint_url=self.s3_endpoint_url)
+        bucket, prefix = split_s3_uri(root)
+        client = s3_client(self.s3_endpoint_url)
+        require_eu_bucket(client, bucket, self.allow_non_eu_region)
         for split in SPLITS:
-            start = f"{prefix.strip('/')}/{split}/".lstrip("/")
+            start = f"{prefix}/{split}/".lstrip("/")
             for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=start):
                 for obj in page.get("Contents", []):
                     parts = obj["Key"][len(start) :].split("/")

@@ -94,7 +94,9 @@ def fit(
     if features is None:
         raise LookupError("No class has image_features yet: materialize image_features first.")
     train = features.where(F.col("split") == TRAIN_SPLIT).withColumn("_v", array_to_vector("features"))
-    train = train.select("_v").cache()
+    # One partition: Spark merges partial sums in task-completion order, so a parallel
+    # fit differs run to run in the last bits; a single one gives an identical CSV.
+    train = train.select("_v").coalesce(1).cache()
     rows = train.count()
     if rows < 2:
         raise ValueError(f"PCA needs at least 2 Training images; found {rows} in {len(classes)} class(es).")

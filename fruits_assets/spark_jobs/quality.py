@@ -13,7 +13,7 @@ from .versioned import VersionedLake
 
 
 def raw_images(spark: SparkSession, lake_root: str, source_root: str, classes: list[str]) -> dict:
-    """Per class: files in the source, rows ingested and rejected, duplicate image ids."""
+    """{"classes": {class: files in the source, rows ingested and rejected, duplicate ids}}."""
     lake = VersionedLake(spark, lake_root)
     raw = lake.read_parquet("raw_images", classes)
     rejected = lake.read_parquet("rejected_images", classes)
@@ -30,11 +30,11 @@ def raw_images(spark: SparkSession, lake_root: str, source_root: str, classes: l
             "rejected": dropped.get(cls, 0),
             "duplicate_ids": int(duplicates.get(cls, 0)),
         }
-    return result
+    return {"classes": result}
 
 
 def image_features(spark: SparkSession, lake_root: str, classes: list[str]) -> dict:
-    """Per class: raw rows, feature rows, bad vectors (wrong length or non-finite),
+    """{"classes": per class: raw rows, feature rows, bad vectors (wrong length or non-finite),
     and the spread of the per-image feature means (0 means constant features)."""
     lake = VersionedLake(spark, lake_root)
     raw = dict(lake.read_parquet("raw_images", classes).groupBy("label").count().collect())
@@ -49,7 +49,7 @@ def image_features(spark: SparkSession, lake_root: str, classes: list[str]) -> d
         F.countDistinct("image_id").alias("ids"),
     )
     found = {r["label"]: r.asDict() for r in stats.collect()}
-    return {
+    return {"classes": {
         cls: {
             "raw_rows": raw.get(cls, 0),
             "rows": found.get(cls, {}).get("rows", 0),
@@ -58,7 +58,7 @@ def image_features(spark: SparkSession, lake_root: str, classes: list[str]) -> d
             "spread": float(found.get(cls, {}).get("spread") or 0.0),
         }
         for cls in classes
-    }
+    }}
 
 
 def pca_matrix(spark: SparkSession, lake_root: str) -> dict:

@@ -33,11 +33,15 @@ def s3a_conf() -> dict[str, str]:
     }
 
 
-def build_session(master: str = "local[*]", conf: dict[str, str] | None = None) -> SparkSession:
-    """A session whose Python workers run this interpreter (``sys.executable``)."""
+def build_session(master: str | None = "local[*]", conf: dict[str, str] | None = None) -> SparkSession:
+    """A session whose Python workers run this interpreter (``sys.executable``).
+
+    ``master=None`` keeps the master spark-submit chose (an EMR step)."""
     os.environ["PYSPARK_PYTHON"] = sys.executable
     os.environ["PYSPARK_DRIVER_PYTHON"] = sys.executable
-    builder = SparkSession.builder.master(master).config("spark.pyspark.python", sys.executable)
+    builder = SparkSession.builder.config("spark.pyspark.python", sys.executable)
+    if master:
+        builder = builder.master(master)
     for key, value in {**BASE_CONF, **(conf or {})}.items():
         builder = builder.config(key, value)
     spark = builder.getOrCreate()

@@ -1,0 +1,239 @@
+"""The EMR runtime: each Spark job runs as an EMR step, talking back through Dagster Pipes.
+
+By default a Dagster run gets its own transient cluster: the run's first Spark job
+starts it (``run_job_flow``, tagged with the run id), later jobs of the same run
+add steps to it, and EMR terminates it once it has been idle for
+``idle_timeout_seconds``. With ``cluster_id`` set, steps go to that existing cluster.
+
+Every step is ``spark-submit --deploy-mode cluster <entry.py> JOB PARAMS``: the same
+job modules as local mode (``python -m fruits_assets.spark_jobs``). Its metrics come
+back as a Pipes custom message through S3 (``PipesS3MessageWriter``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Optional
+
+import boto3
+from botocore.exceptions import WaiterError
+from dagster._core.errors import DagsterExecutionInterruptedError
+from dagster._core.pipes.utils import PipesEnvContextInjector, open_pipes_session
+from dagster_aws.pipes import PipesS3MessageReader
+
+from .object_store import s3_client, split_s3_uri
+from .regions import require_eu, require_eu_bucket
+from .spark import SparkRuntime
+
+RUN_TAG = "fruits_assets/run_id"
+ACTIVE_STATES = ["STARTING", "BOOTSTRAPPING", "RUNNING", "WAITING"]
+
+ENTRY = """\
+# Written by fruits_assets.resources.emr: the EMR step entry point.
+import sys
+
+from fruits_assets.spark_jobs.__main__ import main
+
+main(sys.argv[1:])
+"""
+
+BOOTSTRAP = """\
+#!/bin/bash
+# Written by fruits_assets.resources.emr: runs on every node before Spark starts.
+# Installs Python 3.11 and the fruits_assets wheel with its worker dependencies
+# (pyspark is provided by EMR; numpy, pandas, pyarrow, pillow, ai-edge-litert, ...).
+set -euo pipefail
+WHEEL="$1"
+PYTHON="$2"
+sudo dnf install -y python3.11 python3.11-pip
+aws s3 cp "$WHEEL" /tmp/
+sudo "$PYTHON" -m pip install --quiet "/tmp/$(basename "$WHEEL")"
+"""
+
+# On-demand list prices in USD per hour (EC2 + EMR uplift), Linux, checked in 2025 on
+# aws.amazon.com/ec2/pricing and aws.amazon.com/emr/pricing. An estimate, not a quote.
+HOURLY_USD = {
+    ("eu-west-1", "m5.xlarge"): (0.214, 0.048),
+    ("eu-west-1", "m5.2xlarge"): (0.428, 0.096),
+    ("eu-west-1", "m5.4xlarge"): (0.856, 0.192),
+    ("eu-west-3", "m5.xlarge"): (0.224, 0.048),
+    ("eu-west-3", "m5.2xlarge"): (0.448, 0.096),
+    ("eu-west-3", "m5.4xlarge"): (0.896, 0.192),
+}
+
+
+class EmrStepError(RuntimeError):
+    """An EMR step failed or reported no metrics."""
+
+
+class EmrSpark(SparkRuntime):
+    """Spark on AWS EMR (release 7.x = Spark 3.5) through Dagster Pipes."""
+
+    region: str = "eu-west-3"
+    staging_uri: str  # s3:// prefix for the entry script, bootstrap, logs and Pipes messages
+    wheel: str  # the project's wheel: an s3:// object, or a local file uploaded to staging
+    release_label: str = "emr-7.5.0"
+    primary_instance_type: str = "m5.xlarge"
+    core_instance_type: str = "m5.2xlarge"
+    core_instance_count: int = 2
+    cluster_id: Optional[str] = None  # run steps on this existing cluster instead
+    idle_timeout_seconds: int = 600
+    python: str = "/usr/bin/python3.11"
+    spark_conf: dict[str, str] = {}
+    service_role: str = "EMR_DefaultRole"
+    instance_profile: str = "EMR_EC2_DefaultRole"
+    subnet_id: Optional[str] = None
+    allow_non_eu_region: bool = False
+    s3_endpoint_url: Optional[str] = None
+    poll_seconds: float = 15.0
+
+    def emr_client(self):
+        return boto3.client("emr", region_name=self.region)
+
+    def s3_client(self):
+        return s3_client(self.s3_endpoint_url)
+
+    def _uri(self, *parts: str) -> str:
+        return "/".join([self.staging_uri.rstrip("/"), *parts])
+
+    def check_regions(self, s3) -> None:
+        """The GDPR guard for the cluster and the staging bucket, before anything starts."""
+        require_eu(self.region, "The EMR region", self.allow_non_eu_region)
+        require_eu_bucket(s3, split_s3_uri(self.staging_uri)[0], self.allow_non_eu_region)
+
+    def code_files(self) -> dict[str, tuple[str, bytes]]:
+        """{role: (staging URI, bytes)} of the entry script, bootstrap and (if local) the wheel;
+        URIs carry a content hash, so a changed file never overwrites a running one."""
+        files = {"entry": ("fruits_entry.py", ENTRY.encode()), "bootstrap": ("bootstrap.sh", BOOTSTRAP.encode())}
+        if not self.wheel.startswith("s3://"):
+            wheel = Path(self.wheel)
+            if not wheel.is_file():
+                raise FileNotFoundError(f"The wheel {wheel} does not exist: build it with `make wheel`.")
+            files["wheel"] = (wheel.name, wheel.read_bytes())
+        return {
+            role: (self._uri("code", hashlib.sha256(body).hexdigest()[:12], name), body)
+            for role, (name, body) in files.items()
+        }
+
+    def staged_uris(self) -> dict[str, str]:
+        return {"wheel": self.wheel, **{role: uri for role, (uri, _) in self.code_files().items()}}
+
+    def stage_code(self, s3) -> dict[str, str]:
+        """Upload the code files; return their URIs by role."""
+        for uri, body in self.code_files().values():
+            bucket, key = split_s3_uri(uri)
+            s3.put_object(Bucket=bucket, Key=key, Body=body)
+        return self.staged_uris()
+
+    def job_flow_request(self, run_id: str, staged: dict[str, str]) -> dict[str, Any]:
+        """The ``run_job_flow`` request of a run's transient cluster."""
+        groups = [("primary", "MASTER", self.primary_instance_type, 1)]
+        if self.core_instance_count:
+            groups.append(("core", "CORE", self.core_instance_type, self.core_instance_count))
+        instances: dict[str, Any] = {
+            "InstanceGroups": [
+                {"Name": n, "InstanceRole": r, "InstanceType": t, "InstanceCount": c, "Market": "ON_DEMAND"}
+                for n, r, t, c in groups
+            ],
+            "KeepJobFlowAliveWhenNoSteps": True,  # later jobs of the run add steps
+        }
+        if self.subnet_id:
+            instances["Ec2SubnetId"] = self.subnet_id
+        return {
+            "Name": f"fruits_assets run {run_id[:8]}",
+            "ReleaseLabel": self.release_label,
+            "LogUri": self._uri("logs", "emr") + "/",
+            "Applications": [{"Name": "Spark"}],
+            "Instances": instances,
+            "BootstrapActions": [
+                {
+                    "Name": "install fruits_assets",
+                    "ScriptBootstrapAction": {"Path": staged["bootstrap"], "Args": [staged["wheel"], self.python]},
+                }
+            ],
+            # Spark's own writes through EMRFS ask for SSE-S3 too.
+            "Configurations": [
+                {"Classification": "emrfs-site", "Properties": {"fs.s3.enableServerSideEncryption": "true"}}
+            ],
+            "AutoTerminationPolicy": {"IdleTimeout": self.idle_timeout_seconds},
+            "ServiceRole": self.service_role,
+            "JobFlowRole": self.instance_profile,
+            "VisibleToAllUsers": True,
+            "Tags": [{"Key": RUN_TAG, "Value": run_id}, {"Key": "project", "Value": "fruits_assets"}],
+        }
+
+    def step_request(self, name: str, params: dict, entry_uri: str, env: dict[str, str]) -> dict[str, Any]:
+        """The ``add_job_flow_steps`` step: spark-submit of the entry with the Pipes env vars."""
+        conf = {
+            "spark.pyspark.python": self.python,
+            "spark.pyspark.driver.python": self.python,
+            **self.spark_conf,
+            **{f"spark.yarn.appMasterEnv.{k}": v for k, v in env.items()},
+        }
+        args = ["spark-submit", "--deploy-mode", "cluster"]
+        for key, value in conf.items():
+            args += ["--conf", f"{key}={value}"]
+        args += [entry_uri, name, json.dumps(params, sort_keys=True)]
+        return {
+            "Name": f"fruits_assets {name}",
+            "ActionOnFailure": "CONTINUE",
+            "HadoopJarStep": {"Jar": "command-runner.jar", "Args": args},
+        }
+
+    def cluster_for_run(self, emr, run_id: str, staged: dict[str, str]) -> str:
+        """The configured cluster, the run's live transient cluster, or a new one."""
+        if self.cluster_id:
+            return self.cluster_id
+        for page in emr.get_paginator("list_clusters").paginate(ClusterStates=ACTIVE_STATES):
+            for summary in page["Clusters"]:
+                tags = emr.describe_cluster(ClusterId=summary["Id"])["Cluster"].get("Tags", [])
+                if {"Key": RUN_TAG, "Value": run_id} in tags:
+                    return summary["Id"]
+        return emr.run_job_flow(**self.job_flow_request(run_id, staged))["JobFlowId"]
+
+    def run_job(self, name: str, context: Any = None, **params) -> dict:
+        """Run job ``name`` as a step; return the metrics it reported, plus where it ran."""
+        s3, emr = self.s3_client(), self.emr_client()
+        self.check_regions(s3)
+        context = getattr(context, "op_execution_context", context)  # asset and check contexts
+        staged = self.stage_code(s3)
+        cluster = self.cluster_for_run(emr, context.run_id, staged)
+        reader = PipesS3MessageReader(
+            bucket=split_s3_uri(self.staging_uri)[0], client=s3, interval=self.poll_seconds,
+            include_stdio_in_messages=True,
+        )
+        with open_pipes_session(context=context, message_reader=reader, context_injector=PipesEnvContextInjector()) as session:
+            step = self.step_request(name, params, staged["entry"], session.get_bootstrap_env_vars())
+            step_id = emr.add_job_flow_steps(JobFlowId=cluster, Steps=[step])["StepIds"][0]
+            context.log.info(f"EMR step {step_id} ({name}) submitted to cluster {cluster}")
+            try:
+                emr.get_waiter("step_complete").wait(
+                    ClusterId=cluster, StepId=step_id, WaiterConfig={"Delay": max(1, int(self.poll_seconds))}
+                )
+            except DagsterExecutionInterruptedError:
+                emr.cancel_steps(ClusterId=cluster, StepIds=[step_id])
+                raise
+            except WaiterError as exc:
+                raise EmrStepError(
+                    f"EMR step {step_id} ({name}) on cluster {cluster} did not complete: {exc}. "
+                    f"Logs: {self._uri('logs', 'emr', cluster, 'steps', step_id)}/"
+                ) from exc
+        reported = [m["metrics"] for m in session.get_custom_messages() if isinstance(m, dict) and "metrics" in m]
+        if not reported:
+            raise EmrStepError(f"EMR step {step_id} ({name}) finished without reporting metrics.")
+        return {**reported[-1], "runtime": self.where(cluster, step_id)}
+
+    def where(self, cluster: str, step_id: str) -> dict[str, str]:
+        console = f"https://{self.region}.console.aws.amazon.com/emr/home?region={self.region}#/clusterDetails/{cluster}"
+        return {"emr_cluster_id": cluster, "emr_step_id": step_id, "emr_console_url": console}
+
+    def hourly_cost(self) -> Optional[float]:
+        """Estimated on-demand USD per hour of the configured instances, None if unknown."""
+        prices = [HOURLY_USD.get((self.region, t)) for t in (self.primary_instance_type, self.core_instance_type)]
+        if None in prices:
+            return None
+        (primary_ec2, primary_emr), (core_ec2, core_emr) = prices
+        return round(primary_ec2 + primary_emr + self.core_instance_count * (core_ec2 + core_emr), 3)
+

@@ -1,0 +1,187 @@
+"""The EMR runtime end to end with a fake EMR client (as dagster-aws tests its Pipes
+clients): the request is recorded, the step runs locally with the project's own entry
+point against a file:// lake, and the Pipes messages travel through the loopback S3."""
+
+import json
+import os
+import subprocess
+import sys
+from types import SimpleNamespace
+
+import pytest
+from botocore.exceptions import WaiterError
+from dagster import AssetKey, DagsterInstance, Definitions
+
+from fruits_assets import sample
+from fruits_assets.assets import raw_images
+from fruits_assets.checks import every_file_accounted_for, unique_image_ids
+from fruits_assets.resources import EmrSpark, FruitSource, LakeIOManager, LakeResource, LocalSpark
+from fruits_assets.resources.emr import RUN_TAG
+from fruits_assets.resources.regions import RegionError
+from fruits_assets_tests.conftest import make_bucket
+
+
+class FakeEmr:
+    """Records requests; runs each step's spark-submit locally (``python entry.py ...``)."""
+
+    def __init__(self, s3, workdir):
+        self.s3, self.workdir = s3, workdir
+        self.requests: list[tuple[str, dict]] = []
+        self.clusters: dict[str, dict] = {}
+        self.steps: dict[str, subprocess.CompletedProcess] = {}
+        self.meta = SimpleNamespace(region_name="eu-west-3")
+
+    def run_job_flow(self, **request):
+        self.requests.append(("run_job_flow", request))
+        cluster = f"j-FAKE{len(self.clusters) + 1}"
+        self.clusters[cluster] = {"Id": cluster, "Tags": request["Tags"], "Status": {"State": "WAITING"}}
+        return {"JobFlowId": cluster}
+
+    def get_paginator(self, name):
+        assert name == "list_clusters"
+        active = [{"Id": c} for c, info in self.clusters.items() if info["Status"]["State"] == "WAITING"]
+        return SimpleNamespace(paginate=lambda **_: [{"Clusters": active}])
+
+    def describe_cluster(self, ClusterId):
+        return {"Cluster": self.clusters[ClusterId]}
+
+    def add_job_flow_steps(self, JobFlowId, Steps):
+        self.requests.append(("add_job_flow_steps", {"JobFlowId": JobFlowId, "Steps": Steps}))
+        ids = []
+        for step in Steps:
+            step_id = f"s-{len(self.steps) + 1}"
+            self.steps[step_id] = self._execute(step["HadoopJarStep"]["Args"])
+            ids.append(step_id)
+        return {"StepIds": ids}
+
+    def _execute(self, args):
+        assert args[:3] == ["spark-submit", "--deploy-mode", "cluster"]
+        rest, conf = args[3:], {}
+        while rest[0] == "--conf":
+            key, _, value = rest[1].partition("=")
+            conf[key], rest = value, rest[2:]
+        entry_uri, job_args = rest[0], rest[1:]
+        bucket, key = entry_uri[len("s3://"):].split("/", 1)
+        entry = self.workdir / "entry.py"
+        entry.write_bytes(self.s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+        prefix = "spark.yarn.appMasterEnv."
+        env = {**os.environ, **{k[len(prefix):]: v for k, v in conf.items() if k.startswith(prefix)}}
+        return subprocess.run([sys.executable, str(entry), *job_args], env=env, capture_output=True, text=True)
+
+    def get_waiter(self, name):
+        assert name == "step_complete"
+
+        def wait(ClusterId, StepId, WaiterConfig=None):
+            done = self.steps[StepId]
+            if done.returncode != 0:
+                raise WaiterError("StepComplete", f"step {StepId} FAILED:\n{done.stderr[-3000:]}", {})
+
+        return SimpleNamespace(wait=wait)
+
+    def cancel_steps(self, **_):
+        raise AssertionError("no step should be cancelled")
+
+
+FAKE: list[FakeEmr] = []  # the current test's fake (Dagster rebuilds resources from config)
+
+
+class FakeEmrSpark(EmrSpark):
+    def emr_client(self):
+        return FAKE[-1]
+
+
+def _runtime(fake, **config) -> FakeEmrSpark:
+    FAKE.append(fake)
+    config = {"region": "eu-west-3", "poll_seconds": 0.2, **config}
+    return FakeEmrSpark(
+        staging_uri="s3://fruits-emr/staging", wheel="s3://fruits-emr/code/fruits_assets-0.1.0-py3-none-any.whl",
+        **config,
+    )
+
+
+def test_raw_images_and_its_checks_run_as_steps_of_one_transient_cluster(s3, s3_server, tmp_path, lake):
+    make_bucket(s3, "fruits-emr", "eu-west-3")
+    fake = FakeEmr(s3, tmp_path)
+    source = sample.generate(tmp_path / "sample")
+    classes = sorted(p.name for p in (source / "Training").iterdir())[:2]
+    lake_resource = LakeResource(root=str(lake))
+    spark = _runtime(fake, s3_endpoint_url=s3_server)
+    defs = Definitions(
+        assets=[raw_images],
+        asset_checks=[every_file_accounted_for, unique_image_ids],
+        resources={
+            "spark": spark, "lake": lake_resource, "source": FruitSource(root=str(source)),
+            "lake_io_manager": LakeIOManager(lake=lake_resource, spark=LocalSpark()),
+        },
+    )
+    instance = DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions("fruit_class", classes)
+    result = defs.resolve_implicit_global_asset_job_def().execute_in_process(
+        instance=instance, partition_key=classes[0], raise_on_error=False,
+    )
+    for step_id, done in fake.steps.items():
+        assert done.returncode == 0, f"{step_id}: {done.stderr[-3000:]}"
+    assert result.success
+
+    flows = [r for kind, r in fake.requests if kind == "run_job_flow"]
+    assert len(flows) == 1, "one transient cluster for the whole run"
+    flow = flows[0]
+    assert flow["ReleaseLabel"].startswith("emr-7.")
+    assert {"Key": RUN_TAG, "Value": result.run_id} in flow["Tags"]
+    assert flow["AutoTerminationPolicy"]["IdleTimeout"] > 0
+    bootstrap = flow["BootstrapActions"][0]["ScriptBootstrapAction"]
+    assert bootstrap["Args"][0] == spark.wheel
+    script = s3.get_object(Bucket="fruits-emr", Key=bootstrap["Path"][len("s3://fruits-emr/"):])["Body"].read()
+    assert b"pip install" in script and b"python3.11" in script
+    assert flow["LogUri"] == "s3://fruits-emr/staging/logs/emr/"
+
+    steps = [r for kind, r in fake.requests if kind == "add_job_flow_steps"]
+    assert [s["JobFlowId"] for s in steps] == ["j-FAKE1"] * 3  # ingest + 2 checks, one cluster
+    args = steps[0]["Steps"][0]["HadoopJarStep"]["Args"]
+    job, params = args[-2], json.loads(args[-1])
+    assert job == "ingest" and params["classes"] == [classes[0]]
+    assert params["source_root"] == f"file://{source}" and params["lake_root"] == f"file://{lake}"
+    assert any(a.startswith("spark.yarn.appMasterEnv.DAGSTER_PIPES_CONTEXT=") for a in args)
+
+    materialization = result.asset_materializations_for_node("raw_images")[0]
+    metadata = materialization.metadata
+    manifest = lake_resource.read_manifest("raw_images", classes[0])
+    assert metadata["ingested"].value == manifest["ingested"] == sample.TRAINING_PER_CLASS + sample.TEST_PER_CLASS
+    assert metadata["emr_cluster_id"].value == "j-FAKE1"
+    assert metadata["emr_console_url"].value.endswith("clusterDetails/j-FAKE1")
+    assert metadata["emr_step_id"].value == "s-1"
+    checks = result.get_asset_check_evaluations()
+    assert len(checks) == 2 and all(c.passed for c in checks)
+
+
+def test_steps_go_to_an_existing_cluster_when_configured(s3, s3_server, tmp_path):
+    fake = FakeEmr(s3, tmp_path)
+    runtime = _runtime(fake, cluster_id="j-EXISTING", s3_endpoint_url=s3_server)
+    assert runtime.cluster_for_run(fake, "run-1", runtime.staged_uris()) == "j-EXISTING"
+    assert fake.requests == []
+
+
+def test_emr_outside_the_eu_is_refused_before_any_request(s3, s3_server, tmp_path):
+    make_bucket(s3, "fruits-emr", "eu-west-3")
+    fake = FakeEmr(s3, tmp_path)
+    context = SimpleNamespace(run_id="r", log=SimpleNamespace(info=print))
+    with pytest.raises(RegionError, match="The EMR region is in us-east-1"):
+        _runtime(fake, s3_endpoint_url=s3_server, region="us-east-1").run_job("ingest", context)
+    assert fake.requests == []
+
+
+def test_failed_step_raises_with_the_log_location(s3, s3_server, tmp_path):
+    from dagster import asset, materialize
+
+    make_bucket(s3, "fruits-emr", "eu-west-3")
+    fake = FakeEmr(s3, tmp_path)
+
+    @asset
+    def broken(context, spark: EmrSpark):
+        spark.run_job("no_such_job", context)
+
+    result = materialize([broken], resources={"spark": _runtime(fake, s3_endpoint_url=s3_server)}, raise_on_error=False)
+    assert not result.success
+    error = result.get_step_failure_events()[0].event_specific_data.error.to_string()
+    assert "EmrStepError: EMR step s-1 (no_such_job) on cluster j-FAKE1 did not complete" in error
+    assert "Logs: s3://fruits-emr/staging/logs/emr/j-FAKE1/steps/s-1/" in error

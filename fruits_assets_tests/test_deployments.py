@@ -1,0 +1,78 @@
+"""FRUITS_DEPLOYMENT picks the resources; aws without credentials or settings says what is missing."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from fruits_assets.deployments import aws_resources, aws_settings
+from fruits_assets.resources import EmrSpark, LocalSpark
+from fruits_assets.settings import DeploymentError
+from fruits_assets_tests.conftest import REPO
+
+AWS_SETTINGS = {
+    "FRUITS_LAKE": "s3://fruits-lake-eu/lake", "FRUITS_SOURCE": "s3://fruits-lake-eu/source",
+    "FRUITS_EMR_WHEEL": "s3://fruits-lake-eu/code/fruits_assets-0.1.0-py3-none-any.whl",
+}
+
+
+def _no_aws_env(tmp_path, **extra) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("FRUITS_", "DAGSTER_", "AWS_"))}
+    return {
+        **env, "FRUITS_DEPLOYMENT": "aws", "DAGSTER_HOME": str(tmp_path), "AWS_EC2_METADATA_DISABLED": "true",
+        "AWS_CONFIG_FILE": str(tmp_path / "none"), "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"), **extra,
+    }
+
+
+@pytest.mark.parametrize("command", [["run"], ["partitions"]])
+def test_aws_without_credentials_fails_with_what_is_missing(tmp_path, command):
+    result = subprocess.run(
+        [sys.executable, "-m", "fruits_assets.cli", *command], cwd=REPO, env=_no_aws_env(tmp_path, **AWS_SETTINGS),
+        capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 2
+    assert "FRUITS_DEPLOYMENT=aws needs:" in result.stderr and "AWS credentials" in result.stderr
+    assert "FRUITS_LAKE" not in result.stderr  # set, so not listed
+    assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_every_missing_setting_is_named(tmp_path, monkeypatch):
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    with pytest.raises(DeploymentError) as error:
+        aws_settings({"FRUITS_LAKE": "/not/s3"})
+    message = str(error.value)
+    for missing in ("FRUITS_LAKE (an s3://", "FRUITS_SOURCE", "FRUITS_EMR_WHEEL", "AWS credentials"):
+        assert missing in message
+
+
+def test_aws_resources_are_emr_with_s3_lake(monkeypatch):
+    for name, value in {**AWS_SETTINGS, "AWS_ACCESS_KEY_ID": "k", "AWS_SECRET_ACCESS_KEY": "s",
+                        "AWS_DEFAULT_REGION": "eu-west-1"}.items():
+        monkeypatch.setenv(name, value)
+    resources = aws_resources()
+    assert isinstance(resources["spark"], EmrSpark) and resources["spark"].region == "eu-west-1"
+    assert resources["spark"].staging_uri == AWS_SETTINGS["FRUITS_LAKE"]
+    assert resources["lake"].spark_root == "s3://fruits-lake-eu/lake"
+    monkeypatch.setenv("FRUITS_SPARK", "local")
+    local = aws_resources()
+    assert isinstance(local["spark"], LocalSpark) and local["spark"].use_s3a
+    assert local["lake"].spark_root == "s3a://fruits-lake-eu/lake"
+
+
+def test_aws_definitions_validate_and_emr_plan(tmp_path):
+    env = _no_aws_env(tmp_path, **AWS_SETTINGS, AWS_ACCESS_KEY_ID="k", AWS_SECRET_ACCESS_KEY="s",
+                      AWS_DEFAULT_REGION="eu-west-3")
+    dagster = Path(sys.executable).parent / "dagster"
+    validate = subprocess.run([str(dagster), "definitions", "validate", "-m", "fruits_assets.definitions"],
+                              cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert validate.returncode == 0, validate.stdout + validate.stderr
+    plan = subprocess.run([sys.executable, "-m", "fruits_assets.cli", "emr-plan"],
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert plan.returncode == 0, plan.stderr
+    assert '"ReleaseLabel": "emr-7.5.0"' in plan.stdout and "/hour on demand" in plan.stdout
