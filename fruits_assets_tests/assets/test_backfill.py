@@ -1,0 +1,69 @@
+"""A single-run backfill of 3 classes out of 24: one run,
+3 partitions rewritten, the 21 others byte-identical."""
+
+import hashlib
+from pathlib import Path
+
+from dagster import DagsterInstance, Definitions, RunsFilter
+from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
+
+from fruits_assets.assets import image_features, raw_images
+from fruits_assets.resources import FruitSource, LakeIOManager, LakeResource, LocalSpark, MobileNetResource
+from fruits_assets.spark_jobs.layout import MANIFESTS, PLOTS, TABLES
+from fruits_assets_tests.conftest import RANDOM_MODEL
+
+PARTITIONED = ("raw_images", "rejected_images", "image_features")
+
+
+def _class_files(lake: Path, cls: str) -> dict[str, str]:
+    """SHA-256 of every file that belongs to one class's partitions, by relative path."""
+    roots = [lake / TABLES[t] / cls for t in PARTITIONED]
+    roots += [lake / MANIFESTS / asset for asset in ("raw_images", "image_features")] + [lake / PLOTS / "raw_images"]
+    files = {}
+    for root in roots:
+        for path in root.rglob("*") if root.name == cls else root.glob(f"{cls}.*"):
+            if path.is_file():
+                files[str(path.relative_to(lake))] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return files
+
+
+def _launch(defs, instance, keys: list[str]):
+    return defs.resolve_implicit_global_asset_job_def().execute_in_process(
+        instance=instance,
+        tags={ASSET_PARTITION_RANGE_START_TAG: keys[0], ASSET_PARTITION_RANGE_END_TAG: keys[-1]},
+    )
+
+
+def test_backfill_of_3_classes_rewrites_only_them(tmp_path, real_sample, lake):
+    classes = sorted(p.name for p in (real_sample / "Training").iterdir())
+    assert len(classes) == 24
+    spark = LocalSpark(master="local[2]")
+    lake_resource = LakeResource(root=str(lake))
+    defs = Definitions(
+        assets=[raw_images, image_features],
+        resources={
+            "spark": spark, "lake": lake_resource, "source": FruitSource(root=str(real_sample)),
+            "model": MobileNetResource(**RANDOM_MODEL), "lake_io_manager": LakeIOManager(lake=lake_resource, spark=spark),
+        },
+    )
+    instance = DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions("fruit_class", classes)
+    assert _launch(defs, instance, classes).success
+    before = {cls: _class_files(lake, cls) for cls in classes}
+    assert all(before.values())
+
+    chosen = classes[5:8]
+    backfill = _launch(defs, instance, chosen)
+    assert backfill.success
+    assert len(instance.get_runs(RunsFilter())) == 2, "the 3-class backfill is ONE run"
+    ingest = backfill.asset_materializations_for_node("raw_images")
+    assert sorted(m.partition for m in ingest) == chosen
+
+    after = {cls: _class_files(lake, cls) for cls in classes}
+    for cls in classes:
+        if cls in chosen:
+            assert after[cls] != before[cls], f"{cls} should have been rewritten"
+            versions = {Path(p).parts[-2] for p in after[cls] if "/v=" in p}
+            assert not versions & {Path(p).parts[-2] for p in before[cls] if "/v=" in p}
+        else:
+            assert after[cls] == before[cls], f"{cls} changed although it was not in the backfill"

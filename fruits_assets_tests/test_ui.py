@@ -1,0 +1,163 @@
+"""The Dagster UI in a real browser (Debian's Chromium driven by Playwright): the
+lineage of the four assets, and a backfill of two chosen classes launched from the
+UI that materializes exactly those two partitions, in one run. Screenshots go to
+``test-artifacts/ui/``."""
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from dagster import AssetKey, DagsterInstance, RunsFilter
+from dagster._core.execution.backfill import BulkActionStatus
+
+from fruits_assets_tests.conftest import REPO
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = REPO / "test-artifacts" / "ui"
+CLASSES = ["Apple 6", "Cherry 1", "Tomato 1", "Tomato Yellow 1"]
+CHOSEN = ["Cherry 1", "Tomato 1"]
+LINEAGE = {
+    "raw_images": ([], ["image_features"]),
+    "image_features": (["raw_images"], ["pca_matrix", "pca_model"]),
+    "pca_model": (["image_features"], ["pca_matrix"]),
+    "pca_matrix": (["image_features", "pca_model"], []),
+}
+
+DONE = {BulkActionStatus.COMPLETED_SUCCESS, BulkActionStatus.COMPLETED_FAILED, BulkActionStatus.FAILED,
+        BulkActionStatus.CANCELED}
+
+pytestmark = pytest.mark.browser
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _wait_http(url: str, process: subprocess.Popen, seconds: float = 180) -> None:
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        assert process.poll() is None, "dagster dev exited early"
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(1)
+    raise TimeoutError(f"{url} did not answer within {seconds} s")
+
+
+@pytest.fixture(scope="module")
+def ui(tmp_path_factory, real_sample):
+    """``dagster dev`` (webserver + daemon) on loopback over a 4-class copy of the sample."""
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: `apt-get install -y chromium` (.ci/run does it).")
+    root = tmp_path_factory.mktemp("ui")
+    for split in ("Training", "Test"):
+        for cls in CLASSES:
+            shutil.copytree(real_sample / split / cls, root / "source" / split / cls)
+    home = root / "dagster_home"
+    home.mkdir()
+    shutil.copy(REPO / "dagster.yaml", home / "dagster.yaml")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("FRUITS_", "DAGSTER_"))}
+    env.update(FRUITS_HOME=str(root), DAGSTER_HOME=str(home), FRUITS_LAKE=str(root / "lake"),
+               FRUITS_SOURCE=str(root / "source"), FRUITS_WEIGHTS="random", FRUITS_SPARK_MASTER="local[2]")
+    subprocess.run([sys.executable, "-m", "fruits_assets.cli", "partitions"], cwd=REPO, env=env, check=True,
+                   capture_output=True)
+    port = _free_port()
+    dagster = Path(sys.executable).parent / "dagster"
+    log = open(root / "dagster-dev.log", "w")
+    process = subprocess.Popen([str(dagster), "dev", "-h", "127.0.0.1", "-p", str(port)], cwd=REPO, env=env,
+                               stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        _wait_http(f"http://127.0.0.1:{port}/server_info", process)
+        os.environ["DAGSTER_HOME"] = str(home)
+        yield f"http://127.0.0.1:{port}", DagsterInstance.get(), root
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def page(ui):
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
+        yield browser.new_page(viewport={"width": 1400, "height": 900})
+        browser.close()
+
+
+def _open(page, url: str) -> None:
+    """Go to ``url`` and dismiss the community pop-up if it shows."""
+    page.goto(url)
+    page.wait_for_load_state("networkidle")
+    skip = page.get_by_role("button", name="Skip")
+    if skip.is_visible():
+        skip.click()
+
+
+def _section(text: str, title: str, end: str) -> list[str]:
+    body = text[text.index(title) + len(title) : text.index(end, text.index(title))]
+    return sorted({line.strip() for line in body.splitlines() if line.strip() and line.strip() != "–"})
+
+
+def test_lineage_graph_shows_the_four_assets(ui, page):
+    base, _, _ = ui
+    _open(page, f"{base}/asset-groups")
+    for asset in LINEAGE:
+        page.get_by_text(asset, exact=True).first.wait_for(timeout=60_000)
+    page.wait_for_timeout(1000)
+    page.screenshot(path=str(ARTIFACTS / "lineage.png"), full_page=True)
+    for asset, (upstream, downstream) in LINEAGE.items():
+        _open(page, f"{base}/assets/{asset}")
+        page.get_by_text("Downstream assets").wait_for(timeout=60_000)
+        text = page.inner_text("body")
+        assert _section(text, "Upstream assets", "Downstream assets") == upstream, asset
+        assert _section(text, "Downstream assets", "Definition") == downstream, asset
+
+
+def test_backfill_of_two_classes_from_the_ui(ui, page):
+    base, instance, root = ui
+    _open(page, f"{base}/assets/raw_images")
+    page.get_by_role("button", name="Materialize", exact=False).first.click()
+    page.get_by_text("Launch runs to materialize raw_images").wait_for(timeout=60_000)
+    page.get_by_text("Select a partition or create one").click()
+    for cls in CHOSEN:
+        page.locator("[role=menuitem]").filter(has=page.get_by_text(cls, exact=True)).click()
+    page.keyboard.press("Escape")
+    page.get_by_text(f"{len(CHOSEN)} partitions").wait_for(timeout=10_000)
+    page.screenshot(path=str(ARTIFACTS / "launch-backfill.png"))
+    page.get_by_role("button", name="Launch backfill").click()
+
+    deadline = time.time() + 600
+    materialized: set[str] = set()
+    while time.time() < deadline:
+        materialized = instance.get_materialized_partitions(AssetKey("raw_images"))
+        backfills = instance.get_backfills()
+        if backfills and backfills[0].status in DONE:
+            break
+        time.sleep(2)
+    assert backfills[0].status == BulkActionStatus.COMPLETED_SUCCESS, (root / "dagster-dev.log").read_text()[-5000:]
+    assert materialized == set(CHOSEN)
+    runs = instance.get_runs(RunsFilter())
+    assert len(instance.get_backfills()) == 1 and len(runs) == 1, "a single-run backfill"
+    assert {p.name for p in (root / "lake" / "data" / "raw" / "images").iterdir()} == set(CHOSEN)
+
+    _open(page, f"{base}/assets/raw_images?view=partitions")
+    page.get_by_text("Tomato Yellow 1").first.wait_for(timeout=60_000)
+    page.wait_for_timeout(1500)
+    page.screenshot(path=str(ARTIFACTS / "partitions.png"), full_page=True)
