@@ -1,9 +1,17 @@
-"""PCA of the image features with ``pyspark.ml.feature.PCA``.
+"""PCA of the image features as a ``pyspark.ml.feature.PCAModel``.
 
 ``fit`` learns the components on the Training split, choosing ``k`` directly or
 as the smallest k whose cumulative explained variance reaches a target, and
 fixes each component's sign (largest |loading| positive) so results are
 deterministic. ``project`` writes every image's coordinates as one CSV file.
+
+Spark computes the covariance of the features (distributed; on one partition, so
+the summation order and the result are the same on every run). The 1280x1280
+matrix is then decomposed with numpy on the driver, and the components become a
+standard ``PCAModel`` (Spark ML transform, save and load). ``PCA.fit`` itself is
+not used: with the pure-Java LAPACK of a pip-installed Spark (F2jLAPACK), it
+returned, for the very same covariance, the right spectrum on some calls and a
+near-flat wrong one (first component 0.7% instead of 67%) on others.
 """
 
 from __future__ import annotations
@@ -12,8 +20,11 @@ import json
 import time
 
 import numpy as np
-from pyspark.ml.feature import PCA, PCAModel
+from pyspark.ml.common import _py2java
+from pyspark.ml.feature import PCAModel
 from pyspark.ml.functions import array_to_vector, vector_to_array
+from pyspark.ml.linalg import DenseMatrix, DenseVector
+from pyspark.ml.stat import Correlation, Summarizer
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
@@ -67,8 +78,30 @@ class FittedPCA:
         return cls(PCAModel.load(join(uri, "model")), signs)
 
 
-def _fit(train: DataFrame, k: int) -> PCAModel:
-    return PCA(k=k, inputCol="_v", outputCol="_pca").fit(train)
+def _spectrum(train: DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Explained-variance ratios (descending) and their unit eigenvectors (columns)."""
+    correlation = Correlation.corr(train, "_v").head()[0].toArray()
+    variance = train.select(Summarizer.variance(F.col("_v")).alias("v")).head().v.toArray()
+    std = np.sqrt(variance)
+    covariance = np.nan_to_num(correlation) * np.outer(std, std)  # constant feature: NaN correlation, 0 covariance
+    values, vectors = np.linalg.eigh(covariance)
+    values = np.clip(values[::-1], 0.0, None)
+    if values.sum() <= 0:
+        raise ValueError("Every feature is constant over the Training images: there is nothing to reduce.")
+    return values / values.sum(), vectors[:, ::-1]
+
+
+def _model(spark: SparkSession, vectors: np.ndarray, explained: np.ndarray, k: int) -> PCAModel:
+    """A Spark ML PCAModel holding the first ``k`` components."""
+    sc = spark.sparkContext
+    pc = DenseMatrix(vectors.shape[0], k, vectors[:, :k].ravel(order="F").tolist())
+    java = sc._jvm.org.apache.spark.ml.feature.PCAModel(
+        "PCA_fruits_assets", _py2java(sc, pc), _py2java(sc, DenseVector(explained[:k].tolist()))
+    )
+    model = PCAModel(java)
+    model._set(inputCol="_v", outputCol="_pca", k=k)
+    model._transfer_params_to_java()
+    return model
 
 
 def _signs(model: PCAModel) -> list[float]:
@@ -95,23 +128,22 @@ def fit(
         raise LookupError("No class has image_features yet: materialize image_features first.")
     train = features.where(F.col("split") == TRAIN_SPLIT).withColumn("_v", array_to_vector("features"))
     # One partition: Spark merges partial sums in task-completion order, so a parallel
-    # fit differs run to run in the last bits; a single one gives an identical CSV.
+    # covariance differs run to run in the last bits; one partition gives an identical CSV.
     train = train.select("_v").coalesce(1).cache()
     rows = train.count()
     if rows < 2:
         raise ValueError(f"PCA needs at least 2 Training images; found {rows} in {len(classes)} class(es).")
-    spectrum = None
-    if k is None:
-        spectrum = _fit(train, FEATURES).explainedVariance.toArray().tolist()
-        k = int(min(np.searchsorted(np.cumsum(spectrum), variance_target - 1e-12) + 1, FEATURES))
-    model = _fit(train, k)
+    spectrum, vectors = _spectrum(train)
     train.unpersist()
+    if k is None:
+        k = int(min(np.searchsorted(np.cumsum(spectrum), variance_target - 1e-12) + 1, FEATURES))
+    model = _model(spark, vectors, spectrum, k)
     fitted = FittedPCA(model, _signs(model))
     staged = lake.staging()
     model.save(join(staged, "model"))
     lake.fs.write_bytes(join(staged, SIGNS), json.dumps(fitted.signs).encode())
     explained = fitted.explained_variance
-    lake.fs.write_bytes(join(staged, SCREE), plots.scree(explained, spectrum or explained, k, variance_target))
+    lake.fs.write_bytes(join(staged, SCREE), plots.scree(explained, spectrum.tolist(), k, variance_target))
     metrics = {
         "k": k,
         "train_rows": rows,

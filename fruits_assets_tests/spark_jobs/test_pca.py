@@ -64,3 +64,28 @@ def test_fixed_k_and_deterministic_csv(spark, featurized_lake):
 def test_bad_settings_fail_before_spark(k, target, message):
     with pytest.raises(ValueError, match=message):
         check_settings(k, target)
+
+
+@pytest.fixture(scope="module")
+def whole_sample_lake(spark, real_sample, tmp_path_factory, model_cache):
+    lake = seed_lake(tmp_path_factory.mktemp("pca-all"), model_cache)
+    classes = sorted(p.name for p in (real_sample / "Training").iterdir())
+    run_images(spark, real_sample, lake, classes, model={"weights": "random", "seed": 0})
+    return lake
+
+
+def test_every_fit_finds_the_spectrum_numpy_finds(spark, whole_sample_lake):
+    """Spark's own PCA.fit (pure-Java LAPACK) returned a wrong, near-flat spectrum on
+    some calls for these 960 Training rows (features of seed-0 weights); every fit
+    must agree with numpy."""
+    lake = VersionedLake(spark, lake_uri(whole_sample_lake))
+    classes = lake.committed_partitions("image_features")
+    rows = lake.read_parquet("image_features", classes)
+    train = np.stack(rows.where("split = 'Training'").select("features").toPandas()["features"]).astype(np.float64)
+    expected = np.clip(np.linalg.eigvalsh(np.cov(train.T))[::-1], 0, None)
+    expected /= expected.sum()
+    params = {"lake_root": lake_uri(whole_sample_lake), "classes": classes, "variance_target": 0.95}
+    for _ in range(4):
+        fit = jobs.run(spark, "pca_fit", params)
+        assert fit["k"] == int(np.searchsorted(np.cumsum(expected), 0.95 - 1e-12) + 1)
+        np.testing.assert_allclose(fit["explained_variance"], expected[: fit["k"]], rtol=1e-6, atol=1e-12)
