@@ -65,19 +65,42 @@ class FruitSource(ConfigurableResource):
         return valid
 
     def require(self, classes: list[str]) -> None:
-        """Fail, before any Spark work, if the source lacks any of ``classes``."""
-        missing = sorted(set(classes) - set(self.classes()))
+        """Fail, before any Spark work, if the source lacks any of ``classes``
+        (looks only at those classes' folders, not at the whole source)."""
+        root = self.resolved_root()
+        missing = sorted(c for c in set(classes) if not self._has_class(root, c))
         if missing:
             raise SourceError(
-                f"The source {self.resolved_root()} has no folder for class(es) {', '.join(missing)}. "
+                f"The source {root} has no folder for class(es) {', '.join(missing)}. "
                 "Check FRUITS_SOURCE, or run `make partitions` to resync the fruit_class partitions."
             )
 
+    def _has_class(self, root: str, cls: str) -> bool:
+        if not is_remote(root):
+            base = self._local_base(root)
+            return any((base / split / cls).is_dir() for split in SPLITS)
+        client, bucket, prefix = self._s3(root)
+        return any(
+            client.list_objects_v2(Bucket=bucket, Prefix=f"{prefix}/{split}/{cls}/".lstrip("/"), MaxKeys=1).get("KeyCount")
+            for split in SPLITS
+        )
+
     @staticmethod
-    def _local_files(root: str):
+    def _local_base(root: str) -> Path:
         base = Path(root.removeprefix("file://"))
         if not base.is_dir():
             raise SourceError(f"The source {base} does not exist or is not a folder. Set FRUITS_SOURCE.")
+        return base
+
+    def _s3(self, root: str):
+        """(client, bucket, prefix) of an s3:// source, after the GDPR region guard."""
+        bucket, prefix = split_s3_uri(root)
+        client = s3_client(self.s3_endpoint_url)
+        require_eu_bucket(client, bucket, self.allow_non_eu_region)
+        return client, bucket, prefix
+
+    def _local_files(self, root: str):
+        base = self._local_base(root)
         for split in SPLITS:
             split_dir = base / split
             if not split_dir.is_dir():
@@ -92,9 +115,7 @@ class FruitSource(ConfigurableResource):
                         yield split, class_dir.name, stat.st_size, int(stat.st_mtime)
 
     def _s3_files(self, root: str):
-        bucket, prefix = split_s3_uri(root)
-        client = s3_client(self.s3_endpoint_url)
-        require_eu_bucket(client, bucket, self.allow_non_eu_region)
+        client, bucket, prefix = self._s3(root)
         for split in SPLITS:
             start = f"{prefix}/{split}/".lstrip("/")
             for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=start):

@@ -154,6 +154,11 @@ def test_raw_images_and_its_checks_run_as_steps_of_one_transient_cluster(s3, s3_
     assert len(checks) == 2 and all(c.passed for c in checks)
 
 
+def test_emr_client_is_built_in_the_configured_region():
+    runtime = EmrSpark(staging_uri="s3://b/p", wheel="s3://b/w.whl", region="eu-west-1")
+    assert runtime.emr_client().meta.region_name == "eu-west-1"
+
+
 def test_steps_go_to_an_existing_cluster_when_configured(s3, s3_server, tmp_path):
     fake = FakeEmr(s3, tmp_path)
     runtime = _runtime(fake, cluster_id="j-EXISTING", s3_endpoint_url=s3_server)

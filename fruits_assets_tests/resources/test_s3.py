@@ -9,6 +9,7 @@ from dagster import AssetKey, DagsterInstance, build_input_context, build_output
 
 from fruits_assets.resources import FruitSource, LakeIOManager, LakeResource, LocalSpark
 from fruits_assets.resources.regions import RegionError
+from fruits_assets.resources.source import SourceError
 from fruits_assets.sensors import fruit_class_sensor
 from fruits_assets.spark_jobs.layout import TABLES
 from fruits_assets.spark_jobs.versioned import COMMITTED
@@ -75,6 +76,9 @@ def test_source_listing_and_partition_discovery_from_s3(s3, s3_server, real_samp
     expected = sorted(p.name for p in (real_sample / "Training").iterdir())
     assert source.classes() == expected
     assert source.spark_root == "s3://fruits-source/fruits-360"
+    source.require(expected[:2])
+    with pytest.raises(SourceError, match="no folder for class\\(es\\) Kiwi From Mars"):
+        source.require(["Kiwi From Mars", expected[0]])
 
     instance = DagsterInstance.ephemeral()
     tick = fruit_class_sensor(build_sensor_context(instance=instance, resources={"source": source}))
