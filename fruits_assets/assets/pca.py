@@ -26,7 +26,7 @@ class PCAConfig(Config):
 def pca_model(
     context: AssetExecutionContext, config: PCAConfig, spark: SparkRuntime, lake: LakeResource
 ) -> Output[dict]:
-    """pyspark.ml PCA fitted on the Training split of every class with features."""
+    """Spark ML PCAModel of the Training split of every class with features."""
     target = None if config.k is not None else config.variance_target
     check_settings(config.k, target)
     lake.store().check_writable()
