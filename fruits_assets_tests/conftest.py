@@ -1,6 +1,7 @@
 """Shared fixtures: one local Spark session, the real sample, a cached model."""
 
 import logging
+import os
 import shutil
 from pathlib import Path
 
@@ -40,6 +41,14 @@ def model_cache(tmp_path_factory, spark) -> Path:
     for backend in ("litert", "keras"):
         load_bundle(VersionedLake(spark, f"file://{lake}"), ModelSpec(**RANDOM_MODEL, backend=backend))
     return lake / MODEL_CACHE
+
+
+def project_env(*drop_prefixes: str, **settings: str) -> dict:
+    """This process's environment without its FRUITS_/DAGSTER_ settings (and any other
+    ``drop_prefixes``), on local[2] Spark, plus ``settings``: for subprocesses."""
+    dropped = ("FRUITS_", "DAGSTER_", *drop_prefixes)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(dropped)}
+    return {**env, "FRUITS_SPARK_MASTER": "local[2]", **settings}
 
 
 def seed_lake(root: Path, model_cache: Path) -> Path:

@@ -14,17 +14,14 @@ from dagster import DagsterEventType, DagsterInstance, RunsFilter
 
 from fruits_assets.assets.common import SPARK_POOL
 from fruits_assets.definitions import defs
-from fruits_assets_tests.conftest import REPO
+from fruits_assets_tests.conftest import REPO, project_env
 
 CLASSES = ["Cherry 1", "Tomato Yellow 1"]
 
 
 def _env(home, lake, source) -> dict:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("FRUITS_", "DAGSTER_"))}
-    return {
-        **env, "FRUITS_HOME": str(home), "DAGSTER_HOME": str(home / "dagster_home"), "FRUITS_LAKE": str(lake),
-        "FRUITS_SOURCE": str(source), "FRUITS_WEIGHTS": "random", "FRUITS_SPARK_MASTER": "local[2]",
-    }
+    return project_env(FRUITS_HOME=str(home), DAGSTER_HOME=str(home / "dagster_home"), FRUITS_LAKE=str(lake),
+                       FRUITS_SOURCE=str(source), FRUITS_WEIGHTS="random")
 
 
 def _launch(env) -> subprocess.Popen:

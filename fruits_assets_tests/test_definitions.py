@@ -1,7 +1,6 @@
 """The Dagster project end to end: validation, a full run, loading assets back."""
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -13,19 +12,14 @@ from dagster import AssetKey, build_input_context
 from fruits_assets import sample
 from fruits_assets.resources import LakeIOManager, LakeResource, LocalSpark
 from fruits_assets.spark_jobs.pca import FittedPCA
-from fruits_assets_tests.conftest import REPO
-
-
-def _env(**extra) -> dict:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("FRUITS_", "DAGSTER_"))}
-    return {**env, "FRUITS_SPARK_MASTER": "local[2]", **extra}
+from fruits_assets_tests.conftest import REPO, project_env
 
 
 def test_definitions_validate(tmp_path):
     dagster = Path(sys.executable).parent / "dagster"
     result = subprocess.run(
         [str(dagster), "definitions", "validate", "-m", "fruits_assets.definitions"],
-        cwd=REPO, env=_env(DAGSTER_HOME=str(tmp_path)), capture_output=True, text=True, timeout=300,
+        cwd=REPO, env=project_env(DAGSTER_HOME=str(tmp_path)), capture_output=True, text=True, timeout=300,
     )
     assert result.returncode == 0, result.stdout + result.stderr
 
@@ -37,7 +31,7 @@ def pipeline_run(tmp_path_factory):
     lake = tmp_path_factory.mktemp("elsewhere") / "lake"
     result = subprocess.run(
         [sys.executable, "-m", "fruits_assets.cli", "run"],
-        cwd=REPO, env=_env(FRUITS_HOME=str(home), FRUITS_LAKE=str(lake), DAGSTER_HOME=str(home / "dh")),
+        cwd=REPO, env=project_env(FRUITS_HOME=str(home), FRUITS_LAKE=str(lake), DAGSTER_HOME=str(home / "dh")),
         capture_output=True, text=True, timeout=900,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-5000:]

@@ -1,6 +1,5 @@
 """FRUITS_DEPLOYMENT picks the resources; aws without credentials or settings says what is missing."""
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -10,7 +9,7 @@ import pytest
 from fruits_assets.deployments import aws_resources, aws_settings
 from fruits_assets.resources import EmrSpark, LocalSpark
 from fruits_assets.settings import DeploymentError
-from fruits_assets_tests.conftest import REPO
+from fruits_assets_tests.conftest import REPO, project_env
 
 AWS_SETTINGS = {
     "FRUITS_LAKE": "s3://fruits-lake-eu/lake", "FRUITS_SOURCE": "s3://fruits-lake-eu/source",
@@ -19,11 +18,10 @@ AWS_SETTINGS = {
 
 
 def _no_aws_env(tmp_path, **extra) -> dict:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("FRUITS_", "DAGSTER_", "AWS_"))}
-    return {
-        **env, "FRUITS_DEPLOYMENT": "aws", "DAGSTER_HOME": str(tmp_path), "AWS_EC2_METADATA_DISABLED": "true",
-        "AWS_CONFIG_FILE": str(tmp_path / "none"), "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"), **extra,
-    }
+    return project_env(
+        "AWS_", FRUITS_DEPLOYMENT="aws", DAGSTER_HOME=str(tmp_path), AWS_EC2_METADATA_DISABLED="true",
+        AWS_CONFIG_FILE=str(tmp_path / "none"), AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "none"), **extra,
+    )
 
 
 @pytest.mark.parametrize("command", [["run"], ["partitions"]])

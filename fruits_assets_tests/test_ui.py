@@ -18,7 +18,7 @@ import pytest
 from dagster import AssetKey, DagsterInstance, RunsFilter
 from dagster._core.execution.backfill import BulkActionStatus
 
-from fruits_assets_tests.conftest import REPO
+from fruits_assets_tests.conftest import REPO, project_env
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = REPO / "test-artifacts" / "ui"
@@ -79,9 +79,8 @@ def ui(tmp_path_factory, real_sample):
     home = root / "dagster_home"
     home.mkdir()
     shutil.copy(REPO / "dagster.yaml", home / "dagster.yaml")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("FRUITS_", "DAGSTER_"))}
-    env.update(FRUITS_HOME=str(root), DAGSTER_HOME=str(home), FRUITS_LAKE=str(root / "lake"),
-               FRUITS_SOURCE=str(root / "source"), FRUITS_WEIGHTS="random", FRUITS_SPARK_MASTER="local[2]")
+    env = project_env(FRUITS_HOME=str(root), DAGSTER_HOME=str(home), FRUITS_LAKE=str(root / "lake"),
+                      FRUITS_SOURCE=str(root / "source"), FRUITS_WEIGHTS="random")
     subprocess.run([sys.executable, "-m", "fruits_assets.cli", "partitions"], cwd=REPO, env=env, check=True,
                    capture_output=True)
     port = _free_port()
