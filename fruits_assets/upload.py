@@ -34,7 +34,6 @@ class LocalFile:
 @dataclass
 class UploadReport:
     files: int = 0
-    bytes: int = 0
     sent: list[LocalFile] = field(default_factory=list)
     skipped: int = 0
 
@@ -59,8 +58,8 @@ def local_files(root: Path, prefix: str) -> list[LocalFile]:
     return found
 
 
-def sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
 
 
 def remote_sizes(client, bucket: str, prefix: str) -> dict[str, int]:
@@ -70,19 +69,19 @@ def remote_sizes(client, bucket: str, prefix: str) -> dict[str, int]:
     return sizes
 
 
-def already_there(client, bucket: str, item: LocalFile, sizes: dict[str, int]) -> bool:
+def already_there(client, bucket: str, item: LocalFile, digest: str, sizes: dict[str, int]) -> bool:
     if sizes.get(item.key) != item.size:
         return False
     metadata = client.head_object(Bucket=bucket, Key=item.key).get("Metadata", {})
-    return metadata.get("sha256") == sha256(item.path)
+    return metadata.get("sha256") == digest
 
 
-def put(client, bucket: str, item: LocalFile, sse: str) -> None:
+def put(client, bucket: str, item: LocalFile, data: bytes, digest: str, sse: str) -> None:
     client.put_object(
         Bucket=bucket,
         Key=item.key,
-        Body=item.path.read_bytes(),
-        Metadata={"sha256": sha256(item.path)},
+        Body=data,
+        Metadata={"sha256": digest},
         ContentType=CONTENT_TYPES.get(item.path.suffix.lower(), "application/octet-stream"),
         ServerSideEncryption=sse,
     )
@@ -104,13 +103,15 @@ def upload(
     require_eu_bucket(client, bucket, allow_non_eu)
     items = local_files(Path(root), prefix)
     sizes = remote_sizes(client, bucket, prefix)
-    report = UploadReport(files=len(items), bytes=sum(i.size for i in items))
+    report = UploadReport(files=len(items))
 
     def one(item: LocalFile) -> bool:
-        if already_there(client, bucket, item, sizes):
+        data = item.path.read_bytes()
+        digest = sha256(data)
+        if already_there(client, bucket, item, digest, sizes):
             return False
         if not dry_run:
-            put(client, bucket, item, sse)
+            put(client, bucket, item, data, digest, sse)
         return True
 
     with ThreadPoolExecutor(max_workers=workers) as pool, tqdm(
