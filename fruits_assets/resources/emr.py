@@ -117,15 +117,18 @@ class EmrSpark(SparkRuntime):
             for role, (name, body) in files.items()
         }
 
-    def staged_uris(self) -> dict[str, str]:
-        return {"wheel": self.wheel, **{role: uri for role, (uri, _) in self.code_files().items()}}
+    def staged_uris(self, files: dict[str, tuple[str, bytes]] | None = None) -> dict[str, str]:
+        """URIs by role (entry, bootstrap, wheel) of ``files`` (default: ``code_files()``)."""
+        files = self.code_files() if files is None else files
+        return {"wheel": self.wheel, **{role: uri for role, (uri, _) in files.items()}}
 
     def stage_code(self, s3) -> dict[str, str]:
         """Upload the code files; return their URIs by role."""
-        for uri, body in self.code_files().values():
+        files = self.code_files()
+        for uri, body in files.values():
             bucket, key = split_s3_uri(uri)
             s3.put_object(Bucket=bucket, Key=key, Body=body)
-        return self.staged_uris()
+        return self.staged_uris(files)
 
     def job_flow_request(self, run_id: str, staged: dict[str, str]) -> dict[str, Any]:
         """The ``run_job_flow`` request of a run's transient cluster."""
