@@ -68,22 +68,30 @@ class FruitSource(ConfigurableResource):
         """Fail, before any Spark work, if the source lacks any of ``classes``
         (looks only at those classes' folders, not at the whole source)."""
         root = self.resolved_root()
-        missing = sorted(c for c in set(classes) if not self._has_class(root, c))
+        has_class = self._class_probe(root)
+        missing = sorted(c for c in set(classes) if not has_class(c))
         if missing:
             raise SourceError(
                 f"The source {root} has no folder for class(es) {', '.join(missing)}. "
                 "Check FRUITS_SOURCE, or run `make partitions` to resync the fruit_class partitions."
             )
 
-    def _has_class(self, root: str, cls: str) -> bool:
+    def _class_probe(self, root: str):
+        """A function telling whether the source has a folder for a class (the source is
+        opened, and its region checked, once)."""
         if not is_remote(root):
             base = self._local_base(root)
-            return any((base / split / cls).is_dir() for split in SPLITS)
+            return lambda cls: any((base / split / cls).is_dir() for split in SPLITS)
         client, bucket, prefix = self._s3(root)
-        return any(
-            client.list_objects_v2(Bucket=bucket, Prefix=f"{prefix}/{split}/{cls}/".lstrip("/"), MaxKeys=1).get("KeyCount")
-            for split in SPLITS
-        )
+
+        def has_class(cls: str) -> bool:
+            return any(
+                client.list_objects_v2(Bucket=bucket, Prefix=f"{prefix}/{split}/{cls}/".lstrip("/"), MaxKeys=1)
+                .get("KeyCount")
+                for split in SPLITS
+            )
+
+        return has_class
 
     @staticmethod
     def _local_base(root: str) -> Path:
