@@ -1,8 +1,15 @@
-"""A small Python face on Hadoop's FileSystem API, so jobs work on file://, s3:// and s3a://."""
+"""A small Python face on Hadoop's FileSystem API, so jobs work on file://, s3:// and s3a://.
+
+``file:`` URIs are served by the os module instead: without Hadoop's native
+library, the JVM's local file system forks a ``chmod`` for every file and folder
+it creates, and each call also costs a py4j round trip.
+"""
 
 from __future__ import annotations
 
 import os
+import shutil
+import uuid
 
 from pyspark.sql import SparkSession
 
@@ -22,22 +29,35 @@ def _local_files(uri: str) -> list[tuple[str, int]]:
 
 
 class HadoopFS:
-    """File operations through the JVM, on whatever scheme the URI names."""
+    """File operations through the JVM, on whatever scheme the URI names
+    (``file:`` through the os module, unless ``jvm_for_local``)."""
 
-    def __init__(self, spark: SparkSession):
+    def __init__(self, spark: SparkSession, jvm_for_local: bool = False):
         self._jvm = spark.sparkContext._jvm
         self._conf = spark.sparkContext._jsc.hadoopConfiguration()
+        self._jvm_for_local = jvm_for_local
+
+    def _is_local(self, uri: str) -> bool:
+        return uri.startswith("file:") and not self._jvm_for_local
 
     def _path(self, uri: str):
         path = self._jvm.org.apache.hadoop.fs.Path(uri)
         return path, path.getFileSystem(self._conf)
 
     def exists(self, uri: str) -> bool:
+        if self._is_local(uri):
+            return os.path.exists(_local_path(uri))
         path, fs = self._path(uri)
         return bool(fs.exists(path))
 
     def list_dir(self, uri: str) -> list[tuple[str, bool]]:
         """(name, is_dir) of the direct children of ``uri``; empty if it does not exist."""
+        if self._is_local(uri):
+            folder = _local_path(uri)
+            if not os.path.isdir(folder):
+                return []
+            with os.scandir(folder) as entries:
+                return [(e.name, e.is_dir()) for e in entries]
         path, fs = self._path(uri)
         if not fs.exists(path):
             return []
@@ -45,7 +65,7 @@ class HadoopFS:
 
     def list_files(self, uri: str) -> list[tuple[str, int]]:
         """(full URI, size) of every file below ``uri``, recursively, hidden files included."""
-        if uri.startswith("file:"):  # one py4j round trip per file is too slow for big trees
+        if self._is_local(uri):
             return _local_files(uri)
         path, fs = self._path(uri)
         if not fs.exists(path):
@@ -59,12 +79,28 @@ class HadoopFS:
 
     def copy(self, src: str, dst: str) -> None:
         """Copy a file or a folder."""
+        if self._is_local(src) and self._is_local(dst):
+            source, target = _local_path(src), _local_path(dst)
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            if os.path.isdir(source):
+                shutil.copytree(source, target)
+            else:
+                shutil.copyfile(source, target)
+            return
         src_path, src_fs = self._path(src)
         dst_path, dst_fs = self._path(dst)
         if not self._jvm.org.apache.hadoop.fs.FileUtil.copy(src_fs, src_path, dst_fs, dst_path, False, self._conf):
             raise OSError(f"Could not copy {src} to {dst}")
 
     def rename(self, src: str, dst: str) -> None:
+        """Move a file or a folder to ``dst``, which must not exist yet."""
+        if self._is_local(src) and self._is_local(dst):
+            target = _local_path(dst)
+            if os.path.exists(target):
+                raise OSError(f"Could not move {src} to {dst}: the target exists")
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            os.rename(_local_path(src), target)
+            return
         src_path, fs = self._path(src)
         dst_path, _ = self._path(dst)
         fs.mkdirs(dst_path.getParent())
@@ -72,10 +108,27 @@ class HadoopFS:
             raise OSError(f"Could not move {src} to {dst}")
 
     def delete(self, uri: str) -> None:
+        if self._is_local(uri):
+            path = _local_path(uri)
+            if os.path.isdir(path) and not os.path.islink(path):
+                shutil.rmtree(path)
+            elif os.path.lexists(path):
+                os.remove(path)
+            return
         path, fs = self._path(uri)
         fs.delete(path, True)
 
     def write_bytes(self, uri: str, data: bytes) -> None:
+        """Write ``data`` to ``uri``; a local file is replaced atomically."""
+        if self._is_local(uri):
+            path = _local_path(uri)
+            folder, name = os.path.split(path)
+            os.makedirs(folder, exist_ok=True)
+            partial = os.path.join(folder, f".{name}.{uuid.uuid4().hex}.tmp")
+            with open(partial, "wb") as handle:
+                handle.write(data)
+            os.replace(partial, path)
+            return
         path, fs = self._path(uri)
         out = fs.create(path, True)
         try:
@@ -84,7 +137,7 @@ class HadoopFS:
             out.close()
 
     def read_bytes(self, uri: str) -> bytes:
-        if uri.startswith("file:"):  # skip the slow copy through py4j for local files
+        if self._is_local(uri):
             with open(_local_path(uri), "rb") as handle:
                 return handle.read()
         path, fs = self._path(uri)

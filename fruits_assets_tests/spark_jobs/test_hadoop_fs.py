@@ -1,0 +1,46 @@
+"""HadoopFS: the os-module path for file: URIs behaves like Hadoop's own."""
+
+import pytest
+
+from fruits_assets.spark_jobs.hadoop_fs import HadoopFS
+
+
+@pytest.fixture(params=["os", "jvm"])
+def fs(request, spark):
+    return HadoopFS(spark, jvm_for_local=request.param == "jvm")
+
+
+def test_write_read_list_copy_rename_delete(fs, tmp_path):
+    root = f"file://{tmp_path}"
+    assert not fs.exists(f"{root}/a") and fs.list_dir(f"{root}/a") == [] and fs.list_files(f"{root}/a") == []
+
+    fs.write_bytes(f"{root}/a/one.bin", b"first")
+    fs.write_bytes(f"{root}/a/one.bin", b"second")
+    fs.write_bytes(f"{root}/a/sub/two.bin", b"22")
+    assert fs.read_bytes(f"{root}/a/one.bin") == b"second"
+    assert sorted(fs.list_dir(f"{root}/a")) == [("one.bin", False), ("sub", True)]
+    listed = {uri.rsplit("/a/", 1)[1]: size for uri, size in fs.list_files(f"{root}/a") if ".crc" not in uri}
+    assert listed == {"one.bin": 6, "sub/two.bin": 2}
+
+    fs.copy(f"{root}/a", f"{root}/b")
+    fs.copy(f"{root}/a/one.bin", f"{root}/c/one.bin")
+    assert fs.read_bytes(f"{root}/b/sub/two.bin") == b"22" and fs.read_bytes(f"{root}/c/one.bin") == b"second"
+
+    fs.rename(f"{root}/b", f"{root}/new/parent/b")
+    assert not fs.exists(f"{root}/b") and fs.read_bytes(f"{root}/new/parent/b/one.bin") == b"second"
+
+    fs.delete(f"{root}/new")
+    fs.delete(f"{root}/c/one.bin")
+    fs.delete(f"{root}/never-existed")
+    assert not fs.exists(f"{root}/new") and not fs.exists(f"{root}/c/one.bin")
+
+
+def test_local_writes_are_atomic_and_renames_never_nest(spark, tmp_path):
+    fs = HadoopFS(spark)
+    root = f"file://{tmp_path}"
+    fs.write_bytes(f"{root}/d/_COMMITTED", b"{}")
+    assert [p.name for p in (tmp_path / "d").iterdir()] == ["_COMMITTED"]  # no partial file left
+    fs.write_bytes(f"{root}/e/x", b"x")
+    with pytest.raises(OSError, match="target exists"):
+        fs.rename(f"{root}/e", f"{root}/d")
+    assert sorted(p.name for p in (tmp_path / "d").iterdir()) == ["_COMMITTED"]
