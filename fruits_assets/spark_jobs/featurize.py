@@ -22,17 +22,19 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import ArrayType, FloatType, StringType, StructField, StructType
 
-from . import mobilenet
+from . import class_runs, mobilenet
 from .images import decode
 from .layout import MODEL_CACHE
 from .uris import join
-from .versioned import VersionedLake
+from .versioned import CLASS_INDEX, VersionedLake, by_class
 
 ROWS_PER_TASK = 4000
 FEATURES_SCHEMA = StructType(
     [StructField(name, StringType()) for name in ("image_id", "path", "split", "label")]
     + [StructField("features", ArrayType(FloatType()))]
 )
+# Features never repeat: trying a dictionary for them is wasted CPU.
+NO_FLOAT_DICTIONARY = {"parquet.enable.dictionary#features.list.element": "false"}
 _RUNNER: dict = {}
 
 
@@ -63,7 +65,7 @@ def _embed(runner, contents: pd.Series, size: int, batch_size: int) -> pd.Series
     for start in range(0, len(contents), batch_size):
         chunk = contents.iloc[start : start + batch_size]
         features[start : start + len(chunk)] = runner(np.stack([decode(c, size) for c in chunk]))
-    return pd.Series(list(features))
+    return pd.Series(features.tolist())  # Spark turns each row into a list anyway: lists are cheaper
 
 
 def make_udf(spec: mobilenet.ModelSpec, broadcast, threads: int, builds):
@@ -91,6 +93,15 @@ def load_bundle(lake: VersionedLake, spec: mobilenet.ModelSpec) -> tuple[bytes, 
     return payload, weights_used
 
 
+def _raw_in_runs(spark: SparkSession, current: dict, classes: list[str], tasks: int):
+    """The raw images in ``tasks`` partitions of consecutive classes (see ``class_runs``),
+    tagged and counted by ``by_class``."""
+    runs = class_runs.plan([(c, current[c][1]) for c in classes], tasks)
+    uris = {c: uri for c, (uri, _) in current.items()}
+    raw = class_runs.read_runs(spark, uris, runs) if runs else spark.read.parquet(*uris.values())
+    return by_class(raw.select("image_id", "path", "split", "label", "content"), classes)
+
+
 def featurize(
     spark: SparkSession,
     lake_root: str,
@@ -100,8 +111,8 @@ def featurize(
     """Compute features for ``classes``; commit one version per class; return metrics."""
     spec = mobilenet.ModelSpec(**model).validate()
     lake = VersionedLake(spark, lake_root)
-    raw, total = lake.read_counted("raw_images", classes)
-    raw = raw.select("image_id", "path", "split", "label", "content")
+    current = lake.current_rows("raw_images", classes)
+    total = sum(rows for _, rows in current.values())
 
     started = time.perf_counter()
     payload, weights_used = load_bundle(lake, spec)
@@ -115,8 +126,9 @@ def featurize(
     slots = sc.defaultParallelism
     tasks = slots * max(1, math.ceil(total / (slots * ROWS_PER_TASK)))
     started = time.perf_counter()
-    features = raw.repartition(tasks).select(
-        "image_id", "path", "split", "label", udf("content").alias("features")
+    raw, counts = _raw_in_runs(spark, current, classes, tasks)
+    features = raw.select(
+        "image_id", "path", "split", "label", CLASS_INDEX, udf("content").alias("features")
     )
     per_class = lake.write_by_class(
         features,
@@ -124,6 +136,8 @@ def featurize(
         classes,
         FEATURES_SCHEMA,
         {"weights": weights_used, "backend": spec.backend},
+        counts,
+        NO_FLOAT_DICTIONARY,
     )
     seconds = time.perf_counter() - started
     broadcast.unpersist()

@@ -21,6 +21,7 @@ from .layout import STAGING, table_dir
 from .uris import join
 
 COMMITTED = "_COMMITTED"
+CLASS_INDEX = "_class"
 
 
 class MissingPartitions(LookupError):
@@ -30,6 +31,18 @@ class MissingPartitions(LookupError):
 def _new_version() -> str:
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
     return f"v={stamp}-{uuid.uuid4().hex[:8]}"
+
+
+def by_class(df: DataFrame, classes: list[str]) -> tuple[DataFrame, Observation]:
+    """``df`` (which has a ``label`` column) tagged with its class's position in
+    ``classes``, its rows counted per class as they flow, and sorted by class within
+    each partition. ``write_by_class`` writes such a frame, or a row-for-row
+    projection of it, as it streams in: one open file at a time, no sort at the end."""
+    index = F.create_map(*[F.lit(x) for i, c in enumerate(classes) for x in (c, i)])
+    counts = Observation(f"rows_by_class_{uuid.uuid4().hex}")
+    rows = [F.sum((F.col(CLASS_INDEX) == i).cast("long")).alias(str(i)) for i in range(len(classes))]
+    tagged = df.withColumn(CLASS_INDEX, index[F.col("label")]).observe(counts, *rows)
+    return tagged.sortWithinPartitions(CLASS_INDEX), counts
 
 
 class VersionedLake:
@@ -93,11 +106,10 @@ class VersionedLake:
         """All rows of the current versions of ``partitions``, as one DataFrame."""
         return self.spark.read.parquet(*self.current_all(table, partitions))
 
-    def read_counted(self, table: str, partitions: list[str]) -> tuple[DataFrame, int]:
-        """``read_parquet`` plus the row count, taken from the commit manifests."""
+    def current_rows(self, table: str, partitions: list[str]) -> dict[str, tuple[str, int]]:
+        """{partition: (current version URI, rows)}, rows from the commit manifests."""
         uris = self.current_all(table, partitions)
-        rows = sum(self._manifest_at(uri)["rows"] for uri in uris)
-        return self.spark.read.parquet(*uris), rows
+        return {p: (uri, self._manifest_at(uri)["rows"]) for p, uri in zip(partitions, uris)}
 
     def committed_partitions(self, table: str) -> list[str]:
         """Names of the partitions of ``table`` that have a committed version."""
@@ -105,28 +117,34 @@ class VersionedLake:
         return sorted(n for n in names if self.current(table, n) is not None)
 
     def write_by_class(
-        self, df: DataFrame, table: str, classes: list[str], schema: StructType, manifest: dict
+        self,
+        df: DataFrame,
+        table: str,
+        classes: list[str],
+        schema: StructType,
+        manifest: dict,
+        counts: Observation | None = None,
+        options: dict[str, str] | None = None,
     ) -> dict[str, dict]:
-        """Write ``df`` (which has a ``label`` column) in ONE Spark job, then commit one
-        new version per class, empty classes included. Returns {class: {rows, uri}}."""
-        index = {c: i for i, c in enumerate(classes)}
-        class_index = F.create_map(*[F.lit(x) for c, i in index.items() for x in (c, i)])
+        """Write ``df`` in ONE Spark job, then commit one new version per class, empty
+        classes included. Returns {class: {rows, uri}}. ``df`` has a ``label`` column,
+        or comes from ``by_class`` (then pass its ``counts``); ``options`` go to the
+        Parquet writer."""
+        if counts is None:
+            df, counts = by_class(df, classes)
         staged = self.staging()
-        observed = Observation(f"rows_by_class_{uuid.uuid4().hex}")
-        rows = [F.sum((F.col("_class") == i).cast("long")).alias(str(i)) for i in index.values()]
-        with_class = df.withColumn("_class", class_index[F.col("label")])
-        with_class.observe(observed, *rows).write.partitionBy("_class").parquet(staged)
-        observed_rows = observed.get
-        counts = {c: int(observed_rows[str(i)] or 0) for c, i in index.items()}
+        df.write.options(**(options or {})).partitionBy(CLASS_INDEX).parquet(staged)
+        counted = counts.get
+        counts_by_class = {c: int(counted[str(i)] or 0) for i, c in enumerate(classes)}
         empty = join(staged, "_empty")
-        if not all(counts.values()):  # one empty Parquet file with the schema, copied below
+        if not all(counts_by_class.values()):  # one empty Parquet file with the schema, copied below
             self.spark.createDataFrame([], schema).coalesce(1).write.parquet(empty)
         written = {}
-        for cls in classes:
-            source = join(staged, f"_class={index[cls]}")
-            if counts[cls] == 0:
+        for i, cls in enumerate(classes):
+            source = join(staged, f"{CLASS_INDEX}={i}")
+            if counts_by_class[cls] == 0:
                 self.fs.copy(empty, source)
-            entry = {**manifest, "rows": counts[cls]}
+            entry = {**manifest, "rows": counts_by_class[cls]}
             written[cls] = {**entry, "uri": self.commit(table, cls, source, entry)}
         self.fs.delete(staged)
         return written

@@ -1,5 +1,7 @@
 """Featurization: contract, determinism, broadcast, one model per worker, backends."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from pyspark import SparkContext
@@ -15,6 +17,17 @@ CLASSES = ["Apple Golden 1", "Cherry Rainier 1", "Tomato Heart 1"]
 def _features(spark, lake, classes=CLASSES) -> dict[str, np.ndarray]:
     rows = VersionedLake(spark, lake_uri(lake)).read_parquet("image_features", classes).collect()
     return {r.image_id: np.asarray(r.features, dtype=np.float32) for r in rows}
+
+
+def _current_dir(spark, lake, cls: str) -> Path:
+    return Path(VersionedLake(spark, lake_uri(lake)).current("image_features", cls).removeprefix("file://"))
+
+
+def _last_plan_with_model(spark) -> str:
+    """The physical plan tree of the latest query that ran a Python UDF."""
+    executions = spark._jsparkSession.sharedState().statusStore().executionsList()
+    plans = [executions.apply(i).physicalPlanDescription() for i in range(executions.size())]
+    return [p for p in plans if "ArrowEvalPython" in p][-1].split("\n\n")[0]
 
 
 @pytest.fixture
@@ -44,6 +57,12 @@ def test_features_contract_and_determinism(spark, real_sample, lake, broadcasts)
     builds = first["model_builds_by_worker"]
     assert builds and set(builds.values()) == {1}
     assert first["tasks"] >= len(builds)
+
+    # tasks hold consecutive classes and write each class as it streams out of the model
+    files = [f for c in CLASSES for f in _current_dir(spark, lake, c).glob("part-*")]
+    assert len(files) <= len(CLASSES) + first["tasks"] - 1
+    above_model = _last_plan_with_model(spark).split("ArrowEvalPython")[0]
+    assert "Sort" not in above_model, above_model
 
     second = jobs.run(spark, "featurize", {"lake_root": lake_uri(lake), "classes": CLASSES, "model": RANDOM_MODEL})
     assert len(broadcasts) == 2
