@@ -12,13 +12,18 @@ HADOOP_AWS_PACKAGE = "org.apache.hadoop:hadoop-aws:3.3.4"
 BASE_CONF = {
     "spark.app.name": "fruits_assets",
     "spark.sql.execution.arrow.pyspark.enabled": "true",
-    "spark.sql.execution.arrow.maxRecordsPerBatch": "1024",
+    "spark.sql.execution.arrow.maxRecordsPerBatch": "128",
     "spark.python.worker.reuse": "true",
     "spark.sql.shuffle.partitions": "8",
     "spark.sql.session.timeZone": "UTC",
     "spark.ui.enabled": "false",
     "spark.ui.showConsoleProgress": "false",
 }
+
+# A local session is short-lived on few cores: there, the C2 compiler's background
+# work on Spark's code costs more CPU than its faster code saves (docs/benchmarks.md).
+# Java options a caller passes come after these, so theirs win.
+LOCAL_JAVA_OPTIONS = "-XX:TieredStopAtLevel=1"
 
 
 def s3a_conf() -> dict[str, str]:
@@ -39,10 +44,14 @@ def build_session(master: str | None = "local[*]", conf: dict[str, str] | None =
     ``master=None`` keeps the master spark-submit chose (an EMR step)."""
     os.environ["PYSPARK_PYTHON"] = sys.executable
     os.environ["PYSPARK_DRIVER_PYTHON"] = sys.executable
+    conf = {**BASE_CONF, **(conf or {})}
+    if master and master.startswith("local"):
+        for key in ("spark.driver.extraJavaOptions", "spark.executor.extraJavaOptions"):
+            conf[key] = f"{LOCAL_JAVA_OPTIONS} {conf.get(key, '')}".strip()
     builder = SparkSession.builder.config("spark.pyspark.python", sys.executable)
     if master:
         builder = builder.master(master)
-    for key, value in {**BASE_CONF, **(conf or {})}.items():
+    for key, value in conf.items():
         builder = builder.config(key, value)
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("WARN")
