@@ -18,6 +18,12 @@ def _local_path(uri: str) -> str:
     return uri.removeprefix("file:").removeprefix("//")
 
 
+def _checksum(path: str) -> str:
+    """Where Hadoop's local file system keeps the checksum of the file ``path``."""
+    folder, name = os.path.split(path)
+    return os.path.join(folder, f".{name}.crc")
+
+
 def _local_files(uri: str) -> list[tuple[str, int]]:
     root = _local_path(uri).rstrip("/")
     found = []
@@ -84,8 +90,10 @@ class HadoopFS:
             os.makedirs(os.path.dirname(target), exist_ok=True)
             if os.path.isdir(source):
                 shutil.copytree(source, target)
-            else:
-                shutil.copyfile(source, target)
+                return
+            shutil.copyfile(source, target)
+            if os.path.exists(_checksum(source)):
+                shutil.copyfile(_checksum(source), _checksum(target))
             return
         src_path, src_fs = self._path(src)
         dst_path, dst_fs = self._path(dst)
@@ -100,6 +108,8 @@ class HadoopFS:
                 raise OSError(f"Could not move {src} to {dst}: the target exists")
             os.makedirs(os.path.dirname(target), exist_ok=True)
             os.rename(_local_path(src), target)
+            if os.path.exists(_checksum(_local_path(src))):
+                os.rename(_checksum(_local_path(src)), _checksum(target))
             return
         src_path, fs = self._path(src)
         dst_path, _ = self._path(dst)
@@ -112,8 +122,9 @@ class HadoopFS:
             path = _local_path(uri)
             if os.path.isdir(path) and not os.path.islink(path):
                 shutil.rmtree(path)
-            elif os.path.lexists(path):
-                os.remove(path)
+            for file in (path, _checksum(path)):
+                if os.path.lexists(file) and not os.path.isdir(file):
+                    os.remove(file)
             return
         path, fs = self._path(uri)
         fs.delete(path, True)
@@ -128,6 +139,8 @@ class HadoopFS:
             with open(partial, "wb") as handle:
                 handle.write(data)
             os.replace(partial, path)
+            if os.path.exists(_checksum(path)):  # written by Hadoop before: now stale
+                os.remove(_checksum(path))
             return
         path, fs = self._path(uri)
         out = fs.create(path, True)

@@ -44,3 +44,18 @@ def test_local_writes_are_atomic_and_renames_never_nest(spark, tmp_path):
     with pytest.raises(OSError, match="target exists"):
         fs.rename(f"{root}/e", f"{root}/d")
     assert sorted(p.name for p in (tmp_path / "d").iterdir()) == ["_COMMITTED"]
+
+
+def test_hadoop_checksums_follow_local_renames_copies_and_rewrites(spark, tmp_path):
+    jvm, local = HadoopFS(spark, jvm_for_local=True), HadoopFS(spark)
+    root = f"file://{tmp_path}"
+    jvm.write_bytes(f"{root}/x", b"data")  # Hadoop writes .x.crc beside it
+    local.rename(f"{root}/x", f"{root}/y/z")
+    local.copy(f"{root}/y/z", f"{root}/w")
+    assert jvm.read_bytes(f"{root}/y/z") == jvm.read_bytes(f"{root}/w") == b"data"  # checksums verified
+    assert (tmp_path / "y" / ".z.crc").exists() and not (tmp_path / ".x.crc").exists()
+
+    local.write_bytes(f"{root}/w", b"rewritten")
+    assert jvm.read_bytes(f"{root}/w") == b"rewritten"
+    local.delete(f"{root}/y/z")
+    assert not any((tmp_path / "y").iterdir())
