@@ -94,12 +94,12 @@ def load_bundle(lake: VersionedLake, spec: mobilenet.ModelSpec) -> tuple[bytes, 
 
 
 def _raw_in_runs(spark: SparkSession, current: dict, classes: list[str], tasks: int):
-    """The raw images in ``tasks`` partitions of consecutive classes (see ``class_runs``),
-    tagged and counted by ``by_class``."""
+    """(raw images tagged and counted by ``by_class``, Spark tasks): at most ``tasks``
+    partitions of consecutive classes (see ``class_runs``)."""
     runs = class_runs.plan([(c, current[c][1]) for c in classes], tasks)
     uris = {c: uri for c, (uri, _) in current.items()}
     raw = class_runs.read_runs(spark, uris, runs) if runs else spark.read.parquet(*uris.values())
-    return by_class(raw.select("image_id", "path", "split", "label", "content"), classes)
+    return by_class(raw.select("image_id", "path", "split", "label", "content"), classes), max(1, len(runs))
 
 
 def featurize(
@@ -126,7 +126,7 @@ def featurize(
     slots = sc.defaultParallelism
     tasks = slots * max(1, math.ceil(total / (slots * ROWS_PER_TASK)))
     started = time.perf_counter()
-    raw, counts = _raw_in_runs(spark, current, classes, tasks)
+    (raw, counts), tasks = _raw_in_runs(spark, current, classes, tasks)
     features = raw.select(
         "image_id", "path", "split", "label", CLASS_INDEX, udf("content").alias("features")
     )

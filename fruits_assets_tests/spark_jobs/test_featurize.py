@@ -124,3 +124,15 @@ def test_weights_file_is_loaded(tmp_path):
 def test_bad_model_settings_fail_fast(settings, message):
     with pytest.raises((ValueError, FileNotFoundError), match=message):
         mobilenet.ModelSpec(**settings).validate()
+
+
+def test_one_image_is_one_task_and_one_file(spark, real_sample, lake, tmp_path):
+    source = tmp_path / "source"
+    (source / "Training" / "Kiwi").mkdir(parents=True)
+    first_image = sorted((real_sample / "Training" / "Cherry 1").glob("*.jpg"))[0]
+    (source / "Training" / "Kiwi" / "one.jpg").write_bytes(first_image.read_bytes())
+
+    _, featurized = run_images(spark, source, lake, ["Kiwi"])
+
+    assert featurized["rows"] == 1 and featurized["tasks"] == 1
+    assert len(list(_current_dir(spark, lake, "Kiwi").glob("part-*"))) == 1
