@@ -66,6 +66,13 @@ def lake_uri(path: Path) -> str:
     return f"file://{path}"
 
 
+def current_dir(spark, lake: Path, table: str, partition: str) -> Path:
+    """The folder of the current committed version of one partition of ``table``."""
+    from fruits_assets.spark_jobs.versioned import VersionedLake
+
+    return Path(VersionedLake(spark, lake_uri(lake)).current(table, partition).removeprefix("file://"))
+
+
 def run_images(spark, source: Path, lake: Path, classes: list[str], model=None) -> tuple[dict, dict]:
     """Ingest and featurize ``classes``; return both jobs' metrics."""
     ingested = jobs.run(

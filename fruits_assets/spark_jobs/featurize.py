@@ -93,13 +93,14 @@ def load_bundle(lake: VersionedLake, spec: mobilenet.ModelSpec) -> tuple[bytes, 
     return payload, weights_used
 
 
-def _raw_in_runs(spark: SparkSession, current: dict, classes: list[str], tasks: int):
-    """(raw images tagged and counted by ``by_class``, Spark tasks): at most ``tasks``
-    partitions of consecutive classes (see ``class_runs``)."""
-    runs = class_runs.plan([(c, current[c][1]) for c in classes], tasks)
+def _raw_in_runs(spark: SparkSession, current: dict, classes: list[str], most_tasks: int):
+    """(raw images, their per-class counts, Spark tasks): at most ``most_tasks``
+    partitions of consecutive classes (see ``class_runs``), tagged by ``by_class``."""
+    runs = class_runs.plan([(c, current[c][1]) for c in classes], most_tasks)
     uris = {c: uri for c, (uri, _) in current.items()}
     raw = class_runs.read_runs(spark, uris, runs) if runs else spark.read.parquet(*uris.values())
-    return by_class(raw.select("image_id", "path", "split", "label", "content"), classes), max(1, len(runs))
+    tagged, counts = by_class(raw.select("image_id", "path", "split", "label", "content"), classes)
+    return tagged, counts, max(1, len(runs))
 
 
 def featurize(
@@ -124,9 +125,9 @@ def featurize(
     udf = make_udf(spec, broadcast, threads, builds)
 
     slots = sc.defaultParallelism
-    tasks = slots * max(1, math.ceil(total / (slots * ROWS_PER_TASK)))
+    most_tasks = slots * max(1, math.ceil(total / (slots * ROWS_PER_TASK)))
     started = time.perf_counter()
-    (raw, counts), tasks = _raw_in_runs(spark, current, classes, tasks)
+    raw, counts, tasks = _raw_in_runs(spark, current, classes, most_tasks)
     features = raw.select(
         "image_id", "path", "split", "label", CLASS_INDEX, udf("content").alias("features")
     )

@@ -103,13 +103,13 @@ class HadoopFS:
     def rename(self, src: str, dst: str) -> None:
         """Move a file or a folder to ``dst``, which must not exist yet."""
         if self._is_local(src) and self._is_local(dst):
-            target = _local_path(dst)
+            source, target = _local_path(src), _local_path(dst)
             if os.path.exists(target):
                 raise OSError(f"Could not move {src} to {dst}: the target exists")
             os.makedirs(os.path.dirname(target), exist_ok=True)
-            os.rename(_local_path(src), target)
-            if os.path.exists(_checksum(_local_path(src))):
-                os.rename(_checksum(_local_path(src)), _checksum(target))
+            os.rename(source, target)
+            if os.path.exists(_checksum(source)):
+                os.rename(_checksum(source), _checksum(target))
             return
         src_path, fs = self._path(src)
         dst_path, _ = self._path(dst)

@@ -15,7 +15,7 @@ import pytest
 
 from fruits_assets.spark_jobs.layout import STAGING
 from fruits_assets.spark_jobs.versioned import VersionedLake
-from fruits_assets_tests.conftest import REPO, RANDOM_MODEL, lake_uri, run_images
+from fruits_assets_tests.conftest import REPO, RANDOM_MODEL, current_dir, lake_uri, run_images
 
 CLASSES = ["Apple Red 1", "Cherry 1", "Tomato 1"]
 
@@ -40,10 +40,9 @@ FEATURIZE = textwrap.dedent(
 
 def _snapshot(spark, lake: Path) -> dict:
     """{class: (current version, {file: sha256})} of image_features."""
-    versioned = VersionedLake(spark, lake_uri(lake))
     snapshot = {}
     for cls in CLASSES:
-        current = Path(versioned.current("image_features", cls).removeprefix("file://"))
+        current = current_dir(spark, lake, "image_features", cls)
         files = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(current.iterdir())}
         snapshot[cls] = (current, files)
     return snapshot

@@ -1,7 +1,5 @@
 """Featurization: contract, determinism, broadcast, one model per worker, backends."""
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 from pyspark import SparkContext
@@ -9,7 +7,7 @@ from pyspark import SparkContext
 from fruits_assets.spark_jobs import jobs, mobilenet
 from fruits_assets.spark_jobs.images import decode
 from fruits_assets.spark_jobs.versioned import VersionedLake
-from fruits_assets_tests.conftest import RANDOM_MODEL, lake_uri, run_images
+from fruits_assets_tests.conftest import RANDOM_MODEL, current_dir, lake_uri, run_images
 
 CLASSES = ["Apple Golden 1", "Cherry Rainier 1", "Tomato Heart 1"]
 
@@ -17,10 +15,6 @@ CLASSES = ["Apple Golden 1", "Cherry Rainier 1", "Tomato Heart 1"]
 def _features(spark, lake, classes=CLASSES) -> dict[str, np.ndarray]:
     rows = VersionedLake(spark, lake_uri(lake)).read_parquet("image_features", classes).collect()
     return {r.image_id: np.asarray(r.features, dtype=np.float32) for r in rows}
-
-
-def _current_dir(spark, lake, cls: str) -> Path:
-    return Path(VersionedLake(spark, lake_uri(lake)).current("image_features", cls).removeprefix("file://"))
 
 
 def _last_plan_with_model(spark) -> str:
@@ -59,7 +53,7 @@ def test_features_contract_and_determinism(spark, real_sample, lake, broadcasts)
     assert first["tasks"] >= len(builds)
 
     # tasks hold consecutive classes and write each class as it streams out of the model
-    files = [f for c in CLASSES for f in _current_dir(spark, lake, c).glob("part-*")]
+    files = [f for c in CLASSES for f in current_dir(spark, lake, "image_features", c).glob("part-*")]
     assert len(files) <= len(CLASSES) + first["tasks"] - 1
     above_model = _last_plan_with_model(spark).split("ArrowEvalPython")[0]
     assert "Sort" not in above_model, above_model
@@ -135,4 +129,4 @@ def test_one_image_is_one_task_and_one_file(spark, real_sample, lake, tmp_path):
     _, featurized = run_images(spark, source, lake, ["Kiwi"])
 
     assert featurized["rows"] == 1 and featurized["tasks"] == 1
-    assert len(list(_current_dir(spark, lake, "Kiwi").glob("part-*"))) == 1
+    assert len(list(current_dir(spark, lake, "image_features", "Kiwi").glob("part-*"))) == 1
