@@ -98,13 +98,15 @@ def upload(args) -> int:
 
 
 def emr_plan(args) -> int:
-    """Print the run_job_flow request a run would send, an example step and the hourly cost."""
+    """Print the run_job_flow request a run would send, an example step, the bootstrap
+    script and the estimated hourly cost."""
     import json
 
     from .deployments import aws_settings, emr_runtime
 
     runtime = emr_runtime(aws_settings(require_credentials=False))
     staged = runtime.staged_uris()
+    release = runtime.release
     print(json.dumps({
         "run_job_flow": runtime.job_flow_request("<dagster run id>", staged),
         "example_step": runtime.step_request(
@@ -112,13 +114,18 @@ def emr_plan(args) -> int:
             staged["entry"], {"DAGSTER_PIPES_CONTEXT": "<set at launch>", "DAGSTER_PIPES_MESSAGES": "<set at launch>"},
         ),
     }, indent=2))
-    cost = runtime.hourly_cost()
-    instances = f"1 x {runtime.primary_instance_type} + {runtime.core_instance_count} x {runtime.core_instance_type}"
-    if cost is None:
-        print(f"Estimated cost: unknown for {instances} in {runtime.region}; see aws.amazon.com/emr/pricing.")
-    else:
-        print(f"Estimated cost: about ${cost:.2f}/hour on demand for {instances} in {runtime.region} "
-              f"(EC2 + EMR list prices; the cluster stops after {runtime.idle_timeout_seconds} s idle).")
+    print(f"\nRelease {release.label}: S3 connector {release.s3_connector}, steps run {release.python}.")
+    print(f"Bootstrap ({staged['bootstrap']}):\n{runtime.bootstrap()}")
+    prices = runtime.hourly_prices()
+    if prices is None:
+        print(f"Estimated cost: unknown for {runtime.primary_instance_type} / {runtime.core_instance_type} "
+              f"in {runtime.region}; see aws.amazon.com/ec2/pricing and aws.amazon.com/emr/pricing.")
+        return 0
+    print(f"Estimated cost (an estimate from on-demand list prices in {runtime.region}, not a quote):")
+    for kind, count, ec2, emr in prices:
+        print(f"  {count} x {kind}: EC2 ${ec2:.3f}/h + EMR ${emr:.3f}/h = ${count * (ec2 + emr):.3f}/h")
+    print(f"  total: about ${runtime.hourly_cost():.2f}/hour on demand "
+          f"(the cluster stops after {runtime.idle_timeout_seconds} s idle).")
     return 0
 
 

@@ -10,6 +10,7 @@ import boto3
 
 from . import settings
 from .resources import EmrSpark, FruitSource, LakeIOManager, LakeResource, LocalSpark, MobileNetResource
+from .resources.emr_release import DEFAULT_RELEASE
 from .settings import DeploymentError
 
 
@@ -58,6 +59,8 @@ def aws_settings(env: Mapping[str, str] = os.environ, require_credentials: bool 
         "cluster_id": env.get("FRUITS_EMR_CLUSTER_ID") or None,
         "core_instance_type": env.get("FRUITS_EMR_CORE_INSTANCE_TYPE", "m5.2xlarge"),
         "core_instance_count": int(env.get("FRUITS_EMR_CORE_INSTANCE_COUNT", "2")),
+        "release": env.get("FRUITS_EMR_RELEASE") or DEFAULT_RELEASE,
+        "s3a_jars": env.get("FRUITS_S3A_JARS", "auto"),
         "spark": env.get("FRUITS_SPARK", "emr"),
     }
 
@@ -70,6 +73,7 @@ def emr_runtime(config: dict) -> EmrSpark:
         cluster_id=config["cluster_id"],
         core_instance_type=config["core_instance_type"],
         core_instance_count=config["core_instance_count"],
+        release_label=config["release"],
         allow_non_eu_region=settings.allow_non_eu_region(),
     )
 
@@ -82,7 +86,7 @@ def aws_resources() -> dict:
     guard = settings.allow_non_eu_region()
     lake = LakeResource(root=config["lake"], spark_s3_scheme=scheme, allow_non_eu_region=guard)
     source = FruitSource(root=config["source"], spark_s3_scheme=scheme, allow_non_eu_region=guard)
-    local_spark = LocalSpark(master=settings.spark_master(), use_s3a=True)
+    local_spark = LocalSpark(master=settings.spark_master(), use_s3a=True, s3a_jars=config["s3a_jars"])
     return {
         "lake": lake,
         "source": source,

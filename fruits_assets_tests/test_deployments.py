@@ -8,6 +8,7 @@ import pytest
 
 from fruits_assets.deployments import aws_resources, aws_settings
 from fruits_assets.resources import EmrSpark, LocalSpark
+from fruits_assets.resources.emr_release import DEFAULT_RELEASE
 from fruits_assets.settings import DeploymentError
 from fruits_assets_tests.conftest import REPO, project_env
 
@@ -73,4 +74,9 @@ def test_aws_definitions_validate_and_emr_plan(tmp_path):
     plan = subprocess.run([sys.executable, "-m", "fruits_assets.cli", "emr-plan"],
                           cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     assert plan.returncode == 0, plan.stderr
-    assert '"ReleaseLabel": "emr-7.5.0"' in plan.stdout and "/hour on demand" in plan.stdout
+    assert f'"ReleaseLabel": "{DEFAULT_RELEASE}"' in plan.stdout and "/hour on demand" in plan.stdout
+    assert "S3 connector S3A" in plan.stdout and "fs.s3a.encryption.algorithm" in plan.stdout
+    assert "EC2 $" in plan.stdout and "EMR $" in plan.stdout and "estimate" in plan.stdout
+    assert "pip install --quiet --no-deps" in plan.stdout and "ai-edge-litert" in plan.stdout
+    installs = [line for line in plan.stdout.splitlines() if "pip install" in line]
+    assert installs and not any("tensorflow" in line or "pyspark" in line for line in installs)

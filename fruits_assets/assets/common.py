@@ -27,20 +27,29 @@ def png_markdown(images: dict[str, bytes]) -> MetadataValue:
 
 
 def runtime_metadata(metrics: dict) -> dict:
-    """Where the job ran when not in this process: EMR cluster id, step id, console link."""
-    return {
-        key: MetadataValue.url(value) if key.endswith("_url") else value
-        for key, value in metrics.get("runtime", {}).items()
-    }
+    """Where the job ran when not in this process: EMR cluster id, step id, console link,
+    cores, and the step's estimated cost (labelled as such)."""
+    shown = {}
+    for key, value in metrics.get("runtime", {}).items():
+        if value is None:
+            continue
+        if key == "estimated_cost_usd":
+            shown["estimated_cost_usd (estimate: instance-hours x on-demand list prices)"] = MetadataValue.float(value)
+        else:
+            shown[key] = MetadataValue.url(value) if key.endswith("_url") else value
+    return shown
 
 
 def run_metadata(metrics: dict, count_key: str) -> dict:
     """Counts, speed, duration and runtime every image asset reports."""
     count = metrics.get(count_key, 0)
-    rate = metrics.get("images_per_second") or metrics.get("files_per_second")
+    rate = float(metrics.get("images_per_second") or metrics.get("files_per_second") or 0.0)
+    cores = metrics.get("runtime", {}).get("cluster_cores")
+    per_core = {"images_per_second_per_core": MetadataValue.float(round(rate / cores, 3))} if cores else {}
     return {
         count_key: MetadataValue.int(int(count)),
         "seconds": MetadataValue.float(float(metrics.get("seconds", 0.0))),
-        "images_per_second": MetadataValue.float(float(rate or 0.0)),
+        "images_per_second": MetadataValue.float(rate),
+        **per_core,
         **runtime_metadata(metrics),
     }

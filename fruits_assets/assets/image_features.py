@@ -21,8 +21,8 @@ def image_features(
 ) -> Output[dict]:
     """MobileNetV2 (ImageNet, no top, average pooling) features of every raw image,
     from a pandas UDF with the model broadcast once and built once per worker."""
-    spec = model.spec()
     classes = selected_classes(context, lake)
+    spec = model.prepare(lake)
     metrics = spark.run_job(
         "featurize", context, lake_root=lake.spark_root, classes=classes, model=spec.to_dict()
     )

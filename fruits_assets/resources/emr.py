@@ -14,16 +14,18 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shlex
+import time
 from pathlib import Path
 from typing import Any, Optional
 
 import boto3
 from botocore.exceptions import WaiterError
-from dagster._core.errors import DagsterExecutionInterruptedError
-from dagster._core.pipes.utils import PipesEnvContextInjector, open_pipes_session
+from dagster import DagsterExecutionInterruptedError, PipesEnvContextInjector, open_pipes_session
 from dagster_aws.pipes import PipesS3MessageReader
 
 from .object_store import s3_client, split_s3_uri
+from .emr_release import DEFAULT_RELEASE, EmrRelease, step_requirements
 from .regions import require_eu, require_eu_bucket
 from .spark import SparkRuntime
 
@@ -42,17 +44,34 @@ main(sys.argv[1:])
 BOOTSTRAP = """\
 #!/bin/bash
 # Written by fruits_assets.resources.emr: runs on every node before Spark starts.
-# Installs Python 3.11 and the fruits_assets wheel with its worker dependencies
-# (pyspark is provided by EMR; numpy, pandas, pyarrow, pillow, ai-edge-litert, ...).
+# Installs only what the EMR image lacks: {python} if absent, the Spark step's packages,
+# and the fruits_assets wheel without its dependencies (EMR ships Spark and pyspark; the
+# workers run the converted network with LiteRT, so no TensorFlow). Running it twice
+# changes nothing. What it installed goes to the cluster's bootstrap logs.
 set -euo pipefail
 WHEEL="$1"
-PYTHON="$2"
-sudo dnf install -y python3.11 python3.11-pip
-aws s3 cp "$WHEEL" /tmp/
-sudo "$PYTHON" -m pip install --quiet "/tmp/$(basename "$WHEEL")"
+PYTHON={python}
+log() {{ echo "[fruits_assets bootstrap] $*"; }}
+if [ ! -x "$PYTHON" ]; then
+    log "installing $PYTHON"
+    sudo dnf install -y -q python3.11 python3.11-pip
+fi
+"$PYTHON" -m pip --version >/dev/null 2>&1 || sudo dnf install -y -q python3.11-pip
+log "$("$PYTHON" --version) at $PYTHON"
+aws s3 cp --only-show-errors "$WHEEL" /tmp/
+sudo "$PYTHON" -m pip install --quiet --no-deps "/tmp/$(basename "$WHEEL")"
+sudo "$PYTHON" -m pip install --quiet {requirements}
+log "installed packages:"
+"$PYTHON" -m pip list --format=freeze
 """
 
-# On-demand list prices in USD per hour (EC2 + EMR uplift), Linux, checked in 2025 on
+
+def bootstrap_script(python: str, requirements: list[str]) -> str:
+    """The bootstrap action providing ``python`` with ``requirements`` (see ``step_requirements``)."""
+    return BOOTSTRAP.format(python=shlex.quote(python), requirements=" ".join(map(shlex.quote, requirements)))
+
+
+# On-demand list prices in USD per hour: (EC2, EMR uplift), Linux, checked in 2025 on
 # aws.amazon.com/ec2/pricing and aws.amazon.com/emr/pricing. An estimate, not a quote.
 HOURLY_USD = {
     ("eu-west-1", "m5.xlarge"): (0.214, 0.048),
@@ -62,6 +81,7 @@ HOURLY_USD = {
     ("eu-west-3", "m5.2xlarge"): (0.448, 0.096),
     ("eu-west-3", "m5.4xlarge"): (0.896, 0.192),
 }
+VCPUS = {"m5.xlarge": 4, "m5.2xlarge": 8, "m5.4xlarge": 16}
 
 
 class EmrStepError(RuntimeError):
@@ -69,18 +89,17 @@ class EmrStepError(RuntimeError):
 
 
 class EmrSpark(SparkRuntime):
-    """Spark on AWS EMR (release 7.x = Spark 3.5) through Dagster Pipes."""
+    """Spark on AWS EMR (release 7.x = Spark 3.5; see ``emr_release``) through Dagster Pipes."""
 
     region: str = "eu-west-3"
     staging_uri: str  # s3:// prefix for the entry script, bootstrap, logs and Pipes messages
     wheel: str  # the project's wheel: an s3:// object, or a local file uploaded to staging
-    release_label: str = "emr-7.5.0"
+    release_label: str = DEFAULT_RELEASE
     primary_instance_type: str = "m5.xlarge"
     core_instance_type: str = "m5.2xlarge"
     core_instance_count: int = 2
     cluster_id: Optional[str] = None  # run steps on this existing cluster instead
     idle_timeout_seconds: int = 600
-    python: str = "/usr/bin/python3.11"
     spark_conf: dict[str, str] = {}
     service_role: str = "EMR_DefaultRole"
     instance_profile: str = "EMR_EC2_DefaultRole"
@@ -88,6 +107,13 @@ class EmrSpark(SparkRuntime):
     allow_non_eu_region: bool = False
     s3_endpoint_url: Optional[str] = None
     poll_seconds: float = 15.0
+
+    @property
+    def release(self) -> EmrRelease:
+        return EmrRelease(self.release_label).check()
+
+    def bootstrap(self) -> str:
+        return bootstrap_script(self.release.python, step_requirements())
 
     def emr_client(self):
         return boto3.client("emr", region_name=self.region)
@@ -106,7 +132,7 @@ class EmrSpark(SparkRuntime):
     def code_files(self) -> dict[str, tuple[str, bytes]]:
         """{role: (staging URI, bytes)} of the entry script, bootstrap and (if local) the wheel;
         URIs carry a content hash, so a changed file never overwrites a running one."""
-        files = {"entry": ("fruits_entry.py", ENTRY.encode()), "bootstrap": ("bootstrap.sh", BOOTSTRAP.encode())}
+        files = {"entry": ("fruits_entry.py", ENTRY.encode()), "bootstrap": ("bootstrap.sh", self.bootstrap().encode())}
         if not self.wheel.startswith("s3://"):
             wheel = Path(self.wheel)
             if not wheel.is_file():
@@ -153,13 +179,11 @@ class EmrSpark(SparkRuntime):
             "BootstrapActions": [
                 {
                     "Name": "install fruits_assets",
-                    "ScriptBootstrapAction": {"Path": staged["bootstrap"], "Args": [staged["wheel"], self.python]},
+                    "ScriptBootstrapAction": {"Path": staged["bootstrap"], "Args": [staged["wheel"]]},
                 }
             ],
-            # Spark's own writes through EMRFS ask for SSE-S3 too.
-            "Configurations": [
-                {"Classification": "emrfs-site", "Properties": {"fs.s3.enableServerSideEncryption": "true"}}
-            ],
+            # Spark's own writes ask for SSE-S3 too, through this release's S3 connector.
+            "Configurations": self.release.configurations(),
             "AutoTerminationPolicy": {"IdleTimeout": self.idle_timeout_seconds},
             "ServiceRole": self.service_role,
             "JobFlowRole": self.instance_profile,
@@ -170,8 +194,8 @@ class EmrSpark(SparkRuntime):
     def step_request(self, name: str, params: dict, entry_uri: str, env: dict[str, str]) -> dict[str, Any]:
         """The ``add_job_flow_steps`` step: spark-submit of the entry with the Pipes env vars."""
         conf = {
-            "spark.pyspark.python": self.python,
-            "spark.pyspark.driver.python": self.python,
+            "spark.pyspark.python": self.release.python,
+            "spark.pyspark.driver.python": self.release.python,
             **self.spark_conf,
             **{f"spark.yarn.appMasterEnv.{k}": v for k, v in env.items()},
         }
@@ -211,6 +235,7 @@ class EmrSpark(SparkRuntime):
             step = self.step_request(name, params, staged["entry"], session.get_bootstrap_env_vars())
             step_id = emr.add_job_flow_steps(JobFlowId=cluster, Steps=[step])["StepIds"][0]
             context.log.info(f"EMR step {step_id} ({name}) submitted to cluster {cluster}")
+            started = time.monotonic()
             try:
                 emr.get_waiter("step_complete").wait(
                     ClusterId=cluster, StepId=step_id, WaiterConfig={"Delay": max(1, int(self.poll_seconds))}
@@ -226,17 +251,31 @@ class EmrSpark(SparkRuntime):
         reported = [m["metrics"] for m in session.get_custom_messages() if isinstance(m, dict) and "metrics" in m]
         if not reported:
             raise EmrStepError(f"EMR step {step_id} ({name}) finished without reporting metrics.")
-        return {**reported[-1], "runtime": self.where(cluster, step_id)}
+        return {**reported[-1], "runtime": self.where(cluster, step_id, time.monotonic() - started)}
 
-    def where(self, cluster: str, step_id: str) -> dict[str, str]:
+    def where(self, cluster: str, step_id: str, seconds: float) -> dict:
+        """Where a step ran, its cluster's cores and its estimated cost (instance-hours x list prices)."""
         console = f"https://{self.region}.console.aws.amazon.com/emr/home?region={self.region}#/clusterDetails/{cluster}"
-        return {"emr_cluster_id": cluster, "emr_step_id": step_id, "emr_console_url": console}
+        hourly = self.hourly_cost()
+        return {
+            "emr_cluster_id": cluster,
+            "emr_step_id": step_id,
+            "emr_console_url": console,
+            "emr_step_seconds": round(seconds, 1),
+            "cluster_cores": self.core_instance_count * VCPUS.get(self.core_instance_type, 0) or None,
+            "estimated_cost_usd": None if hourly is None else round(hourly * seconds / 3600, 4),
+        }
 
-    def hourly_cost(self) -> Optional[float]:
-        """Estimated on-demand USD per hour of the configured instances, None if unknown."""
-        prices = [HOURLY_USD.get((self.region, t)) for t in (self.primary_instance_type, self.core_instance_type)]
+    def hourly_prices(self) -> Optional[list[tuple[str, int, float, float]]]:
+        """[(instance type, count, EC2 USD/h, EMR USD/h)] from the list-price table, None if unknown."""
+        groups = [(self.primary_instance_type, 1), (self.core_instance_type, self.core_instance_count)]
+        prices = [HOURLY_USD.get((self.region, kind)) for kind, _ in groups]
         if None in prices:
             return None
-        (primary_ec2, primary_emr), (core_ec2, core_emr) = prices
-        return round(primary_ec2 + primary_emr + self.core_instance_count * (core_ec2 + core_emr), 3)
+        return [(kind, count, ec2, emr) for (kind, count), (ec2, emr) in zip(groups, prices)]
+
+    def hourly_cost(self) -> Optional[float]:
+        """Estimated on-demand USD per hour of the cluster (EC2 + EMR), None if unknown."""
+        prices = self.hourly_prices()
+        return None if prices is None else round(sum(n * (ec2 + emr) for _, n, ec2, emr in prices), 3)
 

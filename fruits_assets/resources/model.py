@@ -1,9 +1,13 @@
-"""The feature-extractor configuration handed to the featurize job."""
+"""The feature-extractor configuration handed to the featurize job, and its converted network."""
 
+
+from dataclasses import replace
 
 from dagster import ConfigurableResource
 
-from ..spark_jobs.mobilenet import ModelSpec
+from ..spark_jobs.layout import MODEL_CACHE
+from ..spark_jobs.mobilenet import ModelSpec, bundle, cache_key, cached_weights
+from .lake import LakeResource
 
 
 class MobileNetResource(ConfigurableResource):
@@ -29,3 +33,21 @@ class MobileNetResource(ConfigurableResource):
             batch_size=self.batch_size,
             threads=self.threads,
         ).validate()
+
+    def prepare(self, lake: LakeResource) -> ModelSpec:
+        """The spec with its weights resolved (``auto`` -> imagenet or random, a file ->
+        ``file:<sha>``) and its converted network in the lake's model cache, built here if
+        absent: the Spark job then only reads it, so EMR nodes need no TensorFlow."""
+        spec = self.spec()
+        store = lake.store()
+        for weights in cached_weights(spec.weights):
+            if store.exists(model_key(spec, weights)):
+                return replace(spec, weights=weights)
+        payload, weights_used = bundle(spec)
+        store.write_bytes(model_key(spec, weights_used), payload)
+        return replace(spec, weights=weights_used)
+
+
+def model_key(spec: ModelSpec, weights: str) -> str:
+    """Key of a converted network in the lake (relative to its root)."""
+    return f"{MODEL_CACHE}/{cache_key(spec, weights)}.bin"

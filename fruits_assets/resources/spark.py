@@ -9,7 +9,8 @@ from dagster import ConfigurableResource
 from pyspark.sql import SparkSession
 
 from ..spark_jobs import jobs
-from ..spark_jobs.session import build_session, s3a_conf
+from ..spark_jobs.session import build_session
+from . import s3a
 
 _LOCK = threading.Lock()
 
@@ -22,16 +23,20 @@ class SparkRuntime(ConfigurableResource):
 
 
 class LocalSpark(SparkRuntime):
-    """A local Spark session (``local[*]`` by default), started lazily on first use."""
+    """A local Spark session (``local[*]`` by default), started lazily on first use.
+    With ``use_s3a`` it reads and writes ``s3a://`` (jars from ``s3a_jars``: auto, maven or pypi)."""
 
     master: str = "local[*]"
     driver_memory: str = "4g"
     use_s3a: bool = False
+    s3a_jars: str = "auto"
     conf: dict[str, str] = {}
 
     def session(self) -> SparkSession:
         with _LOCK:
-            extra = {"spark.driver.memory": self.driver_memory, **(s3a_conf() if self.use_s3a else {})}
+            extra = {"spark.driver.memory": self.driver_memory}
+            if self.use_s3a:
+                extra.update(s3a.spark_conf(self.s3a_jars))
             return build_session(self.master, {**extra, **self.conf})
 
     def run_job(self, name: str, context: Any = None, **params) -> dict:

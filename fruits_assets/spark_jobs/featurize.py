@@ -83,11 +83,12 @@ def make_udf(spec: mobilenet.ModelSpec, broadcast, threads: int, builds):
 def load_bundle(lake: VersionedLake, spec: mobilenet.ModelSpec) -> tuple[bytes, str]:
     """Model bytes for ``spec`` from the lake's model cache, building them if absent."""
     cache = join(lake.root, MODEL_CACHE)
-    candidates = {mobilenet.AUTO: [mobilenet.IMAGENET], mobilenet.IMAGENET: [mobilenet.IMAGENET]}
-    for weights in candidates.get(spec.weights, [spec.weights] if spec.weights == mobilenet.RANDOM else []):
+    for weights in mobilenet.cached_weights(spec.weights):
         uri = join(cache, mobilenet.cache_key(spec, weights) + ".bin")
         if lake.fs.exists(uri):
             return lake.fs.read_bytes(uri), weights
+    if mobilenet.is_converted(spec.weights):
+        raise FileNotFoundError(f"The converted network {spec.weights} is not in the lake's model cache {cache}.")
     payload, weights_used = mobilenet.bundle(spec)
     lake.fs.write_bytes(join(cache, mobilenet.cache_key(spec, weights_used) + ".bin"), payload)
     return payload, weights_used

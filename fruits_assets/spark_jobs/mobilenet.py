@@ -15,6 +15,7 @@ import io
 import logging
 import os
 import pickle
+import re
 import tempfile
 from dataclasses import asdict, dataclass
 
@@ -53,7 +54,7 @@ class ModelSpec:
             raise ValueError(f"image_size must be within 8..1024, got {self.image_size}.")
         if self.batch_size < 1 or self.threads < 0:
             raise ValueError("batch_size must be >= 1 and threads >= 0.")
-        if self.weights not in (AUTO, IMAGENET, RANDOM) and "://" not in self.weights:
+        if self.weights not in (AUTO, IMAGENET, RANDOM) and "://" not in self.weights and not is_converted(self.weights):
             if not os.path.isfile(self.weights):
                 raise FileNotFoundError(
                     f"Weights file {self.weights!r} does not exist. Use 'imagenet', 'random', "
@@ -63,6 +64,20 @@ class ModelSpec:
 
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+_CONVERTED = re.compile(r"file:[0-9a-f]{16}")
+
+
+def is_converted(weights: str) -> bool:
+    """``file:<sha256 prefix>``: a weights file already converted into the lake's model cache."""
+    return bool(_CONVERTED.fullmatch(weights))
+
+
+def cached_weights(weights: str) -> list[str]:
+    """The weights names under which the lake's model cache may already hold ``weights``."""
+    if weights in (AUTO, IMAGENET):
+        return [IMAGENET]
+    return [weights] if weights == RANDOM or is_converted(weights) else []
 
 
 def architecture(image_size: int, input_size: int, weights: str | None):

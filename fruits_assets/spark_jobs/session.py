@@ -7,8 +7,6 @@ import sys
 
 from pyspark.sql import SparkSession
 
-HADOOP_AWS_PACKAGE = "org.apache.hadoop:hadoop-aws:3.3.4"
-
 BASE_CONF = {
     "spark.app.name": "fruits_assets",
     "spark.sql.execution.arrow.pyspark.enabled": "true",
@@ -24,18 +22,6 @@ BASE_CONF = {
 # work on Spark's code costs more CPU than its faster code saves (docs/benchmarks.md).
 # Java options a caller passes come after these, so theirs win.
 LOCAL_JAVA_OPTIONS = "-XX:TieredStopAtLevel=1"
-
-
-def s3a_conf() -> dict[str, str]:
-    """What a laptop's Spark needs to read and write ``s3a://`` (jars fetched by package)."""
-    return {
-        "spark.jars.packages": HADOOP_AWS_PACKAGE,
-        "spark.hadoop.fs.s3a.aws.credentials.provider": (
-            "software.amazon.awssdk.auth.credentials.DefaultCredentialsProvider,"
-            "com.amazonaws.auth.DefaultAWSCredentialsProviderChain"
-        ),
-        "spark.hadoop.fs.s3a.server-side-encryption-algorithm": "SSE-S3",
-    }
 
 
 def build_session(master: str | None = "local[*]", conf: dict[str, str] | None = None) -> SparkSession:

@@ -1,0 +1,88 @@
+"""The aws deployment end to end with Spark on ``s3a://`` against a loopback S3 server:
+the real sample uploaded with ``fruits-assets upload``, every asset materialized by
+``fruits-assets run`` with ``FRUITS_DEPLOYMENT=aws FRUITS_SPARK=local``, every object
+encrypted, and a bucket outside the EU refused."""
+
+import io
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from fruits_assets.resources import LakeResource
+from fruits_assets.resources.s3a import fetch_jars
+from fruits_assets_tests.conftest import REPO, make_bucket, project_env
+
+pytestmark = pytest.mark.aws
+
+
+def unencrypted(s3, bucket: str, prefix: str = "") -> list[str]:
+    """Keys under ``prefix`` whose object was stored without server-side encryption."""
+    return [
+        obj["Key"]
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+        for obj in page.get("Contents", [])
+        if "ServerSideEncryption" not in s3.head_object(Bucket=bucket, Key=obj["Key"])
+    ]
+
+
+def aws_env(home, **settings) -> dict:
+    """The subprocess environment of the aws deployment with local Spark on s3a://."""
+    import os
+
+    aws = {k: v for k, v in os.environ.items() if k.startswith("AWS_")}  # the s3 fixture's endpoint and keys
+    return project_env(
+        **aws, FRUITS_DEPLOYMENT="aws", FRUITS_SPARK="local", FRUITS_S3A_JARS="pypi", FRUITS_WEIGHTS="random",
+        FRUITS_HOME=str(home), DAGSTER_HOME=str(home / "dagster_home"), **settings,
+    )
+
+
+def cli(*args: str, env: dict, timeout: int = 900) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "fruits_assets.cli", *args], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def s3a_jars():
+    """The S3A jars, fetched by the project's own code once and cached between runs."""
+    return fetch_jars()
+
+
+def test_every_asset_on_s3_with_spark_on_s3a(s3, s3a_jars, real_sample, tmp_path):
+    make_bucket(s3, "fruits-eu", "eu-west-3")
+    env = aws_env(tmp_path, FRUITS_LAKE="s3://fruits-eu/lake", FRUITS_SOURCE="s3://fruits-eu/source")
+    sent = cli("upload", str(real_sample), "s3://fruits-eu/source", env=env)
+    assert sent.returncode == 0, sent.stderr[-3000:]
+    assert "1200 files: sent 1200" in sent.stdout
+
+    run = cli("run", env=env)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-5000:]
+    assert "s3a://fruits-eu/lake/data/pca/" in run.stdout
+
+    lake = LakeResource(root="s3://fruits-eu/lake")
+    current = lake.current_version("pca_matrix")
+    matrix = pd.read_csv(io.BytesIO(lake.store().read_bytes(f"{current}/pca_matrix.csv")))
+    k = len(matrix.columns) - 3
+    assert list(matrix.columns) == ["path", "label", "split"] + [f"pc_{i}" for i in range(1, k + 1)]
+    assert len(matrix) == 1200 and matrix["label"].nunique() == 24
+    assert set(matrix["split"]) == {"Training", "Test"}
+    assert matrix["path"].str.startswith("s3a://fruits-eu/source/").all()
+
+    keys = [o["Key"] for p in s3.get_paginator("list_objects_v2").paginate(Bucket="fruits-eu", Prefix="lake/")
+            for o in p.get("Contents", [])]
+    assert any(k.endswith(".parquet") for k in keys), "Spark wrote the tables through s3a://"
+    staged = [k for k in keys if "/_staging/" in k and not k.endswith("/")]  # S3A keeps a folder marker
+    assert staged == [], "nothing is left in staging"
+    assert unencrypted(s3, "fruits-eu") == []
+
+
+def test_a_lake_outside_the_eu_is_refused(s3, s3a_jars, tmp_path):
+    make_bucket(s3, "fruits-eu-source", "eu-west-3")
+    make_bucket(s3, "fruits-us", "us-east-1")
+    s3.put_object(Bucket="fruits-eu-source", Key="src/Training/Kiwi/1.jpg", Body=b"x", ServerSideEncryption="AES256")
+    env = aws_env(tmp_path, FRUITS_LAKE="s3://fruits-us/lake", FRUITS_SOURCE="s3://fruits-eu-source/src")
+    run = cli("run", env=env)
+    assert run.returncode == 2, run.stdout[-2000:] + run.stderr[-3000:]
+    assert "us-east-1, outside the EU" in run.stderr
+    assert s3.list_objects_v2(Bucket="fruits-us").get("KeyCount", 0) == 0
