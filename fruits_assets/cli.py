@@ -1,4 +1,4 @@
-"""Command line: ``python -m fruits_assets.cli {run,partitions,sample,upload,emr-plan}``."""
+"""Command line: ``python -m fruits_assets.cli {run,partitions,sample,upload,emr-plan,s3a-jars}``."""
 
 from __future__ import annotations
 
@@ -10,7 +10,9 @@ from pathlib import Path
 
 from . import sample, settings
 from .settings import DeploymentError
+from .resources.emr_release import UnsupportedRelease
 from .resources.regions import RegionError
+from .resources.s3a import S3AJarsError
 from .resources.source import SourceError
 
 
@@ -143,10 +145,11 @@ def main(argv: list[str] | None = None) -> int:
     send.add_argument("--workers", type=int, default=16, help="parallel uploads")
     send.add_argument("--dry-run", action="store_true", help="list what would be sent and its size")
     commands.add_parser("emr-plan", help="print the EMR request a run would send, and its hourly cost")
+    commands.add_parser("s3a-jars", help="fetch and cache the S3A jars local Spark needs for s3a:// (FRUITS_S3A_JARS)")
     args = parser.parse_args(argv)
     try:
         return dispatch(args)
-    except (DeploymentError, RegionError, SourceError) as exc:
+    except (DeploymentError, RegionError, SourceError, S3AJarsError, UnsupportedRelease) as exc:
         print(f"fruits_assets: {exc}", file=sys.stderr)
         return 2
 
@@ -156,6 +159,12 @@ def dispatch(args) -> int:
         return upload(args)
     if args.command == "emr-plan":
         return emr_plan(args)
+    if args.command == "s3a-jars":
+        from .resources.s3a import jars_conf
+
+        for key, value in jars_conf(os.environ.get("FRUITS_S3A_JARS", "auto")).items():
+            print(f"{key}={value}")
+        return 0
 
     if args.command == "sample":
         print(sample.generate(settings.sample_dir()))

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from importlib import metadata
 
-from .s3a import SSE_ALGORITHM
+from .s3a import SSE_CONF
 
 DEFAULT_RELEASE = "emr-7.12.0"
 FIRST_S3A_RELEASE = (7, 10, 0)
@@ -58,9 +58,10 @@ class EmrRelease:
 
     def configurations(self) -> list[dict]:
         """The cluster's ``Configurations``: SSE-S3 for every object Spark writes, set for
-        the connector this release uses rather than left to the EMRFS-to-S3A translation."""
+        the connector this release uses rather than left to the EMRFS-to-S3A translation
+        (on S3A: Hadoop 3.4's key, and its 3.3 alias, which 3.4 still reads)."""
         if self.s3_connector == "S3A":
-            return [{"Classification": "core-site", "Properties": {"fs.s3a.encryption.algorithm": SSE_ALGORITHM}}]
+            return [{"Classification": "core-site", "Properties": dict(SSE_CONF)}]
         return [{"Classification": "emrfs-site", "Properties": {"fs.s3.enableServerSideEncryption": "true"}}]
 
     def hadoop_properties(self) -> dict[str, str]:

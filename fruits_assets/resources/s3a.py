@@ -9,6 +9,7 @@ bundle it was built against; both are checked by SHA-256 and cached.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import shutil
@@ -24,10 +25,10 @@ from typing import Mapping
 import pyspark
 
 # SSE-S3 for every object S3A writes. Hadoop 3.3 reads the first key, 3.4 the second
-# (the first is its deprecated alias); both take "AES256" for SSE-S3. "SSE-S3" is no
-# value for either: Hadoop 3.3 refuses it ("Unknown encryption algorithm").
+# (and the first as its deprecated alias); both take "AES256" for SSE-S3. Hadoop 3.3
+# refuses "SSE-S3" there ("Unknown encryption algorithm").
 SSE_ALGORITHM = "AES256"
-SSE_KEYS = ("fs.s3a.server-side-encryption-algorithm", "fs.s3a.encryption.algorithm")
+SSE_CONF = {"fs.s3a.server-side-encryption-algorithm": SSE_ALGORITHM, "fs.s3a.encryption.algorithm": SSE_ALGORITHM}
 
 MAVEN_HOST = ("repo1.maven.org", 443)
 
@@ -122,6 +123,7 @@ def maven_reachable(timeout: float = 3.0) -> bool:
         return False
 
 
+@functools.cache
 def jars_conf(source: str = "auto") -> dict[str, str]:
     """Spark settings that put S3A on the classpath. ``source``: ``maven`` (by coordinates),
     ``pypi`` (the checked sdist jars, fetched once), or ``auto`` (Maven when reachable)."""
@@ -137,11 +139,10 @@ def endpoint_url(env: Mapping[str, str] = os.environ) -> str | None:
     return env.get("AWS_ENDPOINT_URL_S3") or env.get("AWS_ENDPOINT_URL") or None
 
 
-def hadoop_conf(env: Mapping[str, str] = os.environ) -> dict[str, str]:
-    """S3A settings (without the ``spark.hadoop.`` prefix): encryption, credentials from the
+def connection_conf(env: Mapping[str, str] = os.environ) -> dict[str, str]:
+    """How S3A reaches S3 (without the ``spark.hadoop.`` prefix): credentials from the
     standard AWS chain, and the endpoint with path-style access when one is set."""
-    conf = {key: SSE_ALGORITHM for key in SSE_KEYS}
-    conf["fs.s3a.aws.credentials.provider"] = "com.amazonaws.auth.DefaultAWSCredentialsProviderChain"
+    conf = {"fs.s3a.aws.credentials.provider": "com.amazonaws.auth.DefaultAWSCredentialsProviderChain"}
     if endpoint := endpoint_url(env):
         conf["fs.s3a.endpoint"] = endpoint
         conf["fs.s3a.path.style.access"] = "true"
@@ -152,5 +153,6 @@ def hadoop_conf(env: Mapping[str, str] = os.environ) -> dict[str, str]:
 
 
 def spark_conf(source: str = "auto", env: Mapping[str, str] = os.environ) -> dict[str, str]:
-    """Everything a local Spark session needs to read and write ``s3a://``."""
-    return {**jars_conf(source), **{f"spark.hadoop.{k}": v for k, v in hadoop_conf(env).items()}}
+    """Everything a local Spark session needs to read and write ``s3a://``, encrypted."""
+    hadoop = {**SSE_CONF, **connection_conf(env)}
+    return {**jars_conf(source), **{f"spark.hadoop.{k}": v for k, v in hadoop.items()}}

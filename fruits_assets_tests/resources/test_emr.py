@@ -1,9 +1,13 @@
 """The EMR runtime end to end with a fake EMR client (as dagster-aws tests its Pipes
-clients): the request is recorded, the step runs locally with the project's own entry
-point against a file:// lake, and the Pipes messages travel through the loopback S3."""
+clients): the request is recorded, and each step runs locally with the project's own
+entry point, its Spark session configured as the requested release's cluster would be
+(``s3://`` served by S3A, the core-site encryption settings), against an S3 lake on the
+loopback server, without the packages the bootstrap does not install. The Pipes
+messages travel through the same server."""
 
 import json
 import os
+import shlex
 import subprocess
 import sys
 from types import SimpleNamespace
@@ -13,12 +17,26 @@ from botocore.exceptions import WaiterError
 from dagster import AssetKey, DagsterInstance, Definitions
 
 from fruits_assets import sample
-from fruits_assets.assets import raw_images
-from fruits_assets.checks import every_file_accounted_for, unique_image_ids
-from fruits_assets.resources import EmrSpark, FruitSource, LakeIOManager, LakeResource, LocalSpark
+from fruits_assets.assets import image_features, raw_images
+from fruits_assets.checks import every_file_accounted_for, features_are_1280_finite_values, unique_image_ids
+from fruits_assets.resources import EmrSpark, FruitSource, LakeIOManager, LakeResource, LocalSpark, MobileNetResource
 from fruits_assets.resources.emr import RUN_TAG
+from fruits_assets.resources.emr_release import EmrRelease
+from fruits_assets.resources.s3a import connection_conf, fetch_jars
+from fruits_assets.spark_jobs.layout import MODEL_CACHE
 from fruits_assets.resources.regions import RegionError
-from fruits_assets_tests.conftest import make_bucket
+from fruits_assets_tests.conftest import RANDOM_MODEL, make_bucket
+
+# What the bootstrap does not install, so the step must not import it.
+NOT_ON_THE_CLUSTER = ("tensorflow", "keras", "dagster", "dagster_aws", "dagster_webserver", "dagster_pyspark")
+BLOCKER = f"""
+import importlib.abc, sys
+class _NotOnTheCluster(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in {NOT_ON_THE_CLUSTER!r}:
+            raise ImportError(f"{{name}} is not installed on the EMR cluster by the bootstrap")
+sys.meta_path.insert(0, _NotOnTheCluster())
+"""
 
 
 class FakeEmr:
@@ -27,6 +45,8 @@ class FakeEmr:
     def __init__(self, s3, workdir):
         self.s3, self.workdir = s3, workdir
         self.requests: list[tuple[str, dict]] = []
+        (workdir / "blocker").mkdir(exist_ok=True)
+        (workdir / "blocker" / "sitecustomize.py").write_text(BLOCKER)
         self.clusters: dict[str, dict] = {}
         self.steps: dict[str, subprocess.CompletedProcess] = {}
         self.meta = SimpleNamespace(region_name="eu-west-3")
@@ -66,7 +86,22 @@ class FakeEmr:
         entry.write_bytes(self.s3.get_object(Bucket=bucket, Key=key)["Body"].read())
         prefix = "spark.yarn.appMasterEnv."
         env = {**os.environ, **{k[len(prefix):]: v for k, v in conf.items() if k.startswith(prefix)}}
+        env["PYSPARK_SUBMIT_ARGS"] = self._cluster_spark_args()
+        env["PYTHONPATH"] = str(self.workdir / "blocker")
         return subprocess.run([sys.executable, str(entry), *job_args], env=env, capture_output=True, text=True)
+
+    def _cluster_spark_args(self) -> str:
+        """Local Spark set up as the requested release's cluster: its core-site properties
+        as given, and ``s3://`` served by S3A from 7.10 (what EMR does), on the loopback S3."""
+        flow = next(r for kind, r in self.requests if kind == "run_job_flow")
+        core_site = {c["Classification"]: c["Properties"] for c in flow["Configurations"]}.get("core-site", {})
+        hadoop = {**core_site, **connection_conf()}
+        if EmrRelease(flow["ReleaseLabel"]).s3_connector == "S3A":
+            hadoop["fs.s3.impl"] = "org.apache.hadoop.fs.s3a.S3AFileSystem"
+        args = ["--master", "local[2]", "--jars", ",".join(map(str, fetch_jars()))]
+        for key, value in hadoop.items():
+            args += ["--conf", f"spark.hadoop.{key}={value}"]
+        return shlex.join([*args, "pyspark-shell"])
 
     def get_waiter(self, name):
         assert name == "step_complete"
@@ -99,18 +134,22 @@ def _runtime(fake, **config) -> FakeEmrSpark:
     )
 
 
-def test_raw_images_and_its_checks_run_as_steps_of_one_transient_cluster(s3, s3_server, tmp_path, lake):
+def test_assets_and_checks_run_as_steps_of_one_transient_cluster_on_an_s3_lake(s3, s3_server, tmp_path, model_cache):
     make_bucket(s3, "fruits-emr", "eu-west-3")
+    for bundle in model_cache.iterdir():  # the converted network: the Dagster side prepares it
+        s3.put_object(Bucket="fruits-emr", Key=f"lake/{MODEL_CACHE}/{bundle.name}", Body=bundle.read_bytes(),
+                      ServerSideEncryption="AES256")
     fake = FakeEmr(s3, tmp_path)
     source = sample.generate(tmp_path / "sample")
     classes = sorted(p.name for p in (source / "Training").iterdir())[:2]
-    lake_resource = LakeResource(root=str(lake))
+    lake_resource = LakeResource(root="s3://fruits-emr/lake")
     spark = _runtime(fake, s3_endpoint_url=s3_server)
     defs = Definitions(
-        assets=[raw_images],
-        asset_checks=[every_file_accounted_for, unique_image_ids],
+        assets=[raw_images, image_features],
+        asset_checks=[every_file_accounted_for, unique_image_ids, features_are_1280_finite_values],
         resources={
             "spark": spark, "lake": lake_resource, "source": FruitSource(root=str(source)),
+            "model": MobileNetResource(weights=RANDOM_MODEL["weights"], seed=RANDOM_MODEL["seed"]),
             "lake_io_manager": LakeIOManager(lake=lake_resource, spark=LocalSpark()),
         },
     )
@@ -126,32 +165,45 @@ def test_raw_images_and_its_checks_run_as_steps_of_one_transient_cluster(s3, s3_
     flows = [r for kind, r in fake.requests if kind == "run_job_flow"]
     assert len(flows) == 1, "one transient cluster for the whole run"
     flow = flows[0]
-    assert flow["ReleaseLabel"].startswith("emr-7.")
+    assert EmrRelease(flow["ReleaseLabel"]).s3_connector == "S3A"
     assert {"Key": RUN_TAG, "Value": result.run_id} in flow["Tags"]
     assert flow["AutoTerminationPolicy"]["IdleTimeout"] > 0
     bootstrap = flow["BootstrapActions"][0]["ScriptBootstrapAction"]
-    assert bootstrap["Args"][0] == spark.wheel
+    assert bootstrap["Args"] == [spark.wheel]
     script = s3.get_object(Bucket="fruits-emr", Key=bootstrap["Path"][len("s3://fruits-emr/"):])["Body"].read()
-    assert b"pip install" in script and b"python3.11" in script
+    assert script.decode() == spark.bootstrap()
     assert flow["LogUri"] == "s3://fruits-emr/staging/logs/emr/"
 
     steps = [r for kind, r in fake.requests if kind == "add_job_flow_steps"]
-    assert [s["JobFlowId"] for s in steps] == ["j-FAKE1"] * 3  # ingest + 2 checks, one cluster
+    assert [s["JobFlowId"] for s in steps] == ["j-FAKE1"] * 5  # 2 assets + 3 checks, one cluster
+    jobs = [s["Steps"][0]["HadoopJarStep"]["Args"][-2] for s in steps]
+    assert sorted(jobs) == ["featurize", "ingest", "quality_image_features", "quality_raw_images", "quality_raw_images"]
     args = steps[0]["Steps"][0]["HadoopJarStep"]["Args"]
     job, params = args[-2], json.loads(args[-1])
     assert job == "ingest" and params["classes"] == [classes[0]]
-    assert params["source_root"] == f"file://{source}" and params["lake_root"] == f"file://{lake}"
+    assert params["source_root"] == f"file://{source}" and params["lake_root"] == "s3://fruits-emr/lake"
     assert any(a.startswith("spark.yarn.appMasterEnv.DAGSTER_PIPES_CONTEXT=") for a in args)
 
-    materialization = result.asset_materializations_for_node("raw_images")[0]
-    metadata = materialization.metadata
+    lake_keys = [o["Key"] for p in s3.get_paginator("list_objects_v2").paginate(Bucket="fruits-emr", Prefix="lake/data/")
+                 for o in p.get("Contents", [])]
+    for table in ("raw/images", "features"):
+        assert any(k.startswith(f"lake/data/{table}/{classes[0]}/") and k.endswith(".parquet") for k in lake_keys)
+    assert all("ServerSideEncryption" in s3.head_object(Bucket="fruits-emr", Key=k) for k in lake_keys)
+
+    metadata = result.asset_materializations_for_node("raw_images")[0].metadata
     manifest = lake_resource.read_manifest("raw_images", classes[0])
     assert metadata["ingested"].value == manifest["ingested"] == sample.TRAINING_PER_CLASS + sample.TEST_PER_CLASS
     assert metadata["emr_cluster_id"].value == "j-FAKE1"
     assert metadata["emr_console_url"].value.endswith("clusterDetails/j-FAKE1")
     assert metadata["emr_step_id"].value == "s-1"
+    features = result.asset_materializations_for_node("image_features")[0].metadata
+    assert features["rows"].value == sample.TRAINING_PER_CLASS + sample.TEST_PER_CLASS
+    assert features["weights"].value == "random"
+    cost = "estimated_cost_usd (estimate: instance-hours x on-demand list prices)"
+    assert features[cost].value > 0 and features["cluster_cores"].value == 16
+    assert features["images_per_second_per_core"].value == round(features["images_per_second"].value / 16, 3)
     checks = result.get_asset_check_evaluations()
-    assert len(checks) == 2 and all(c.passed for c in checks)
+    assert len(checks) == 3 and all(c.passed for c in checks)
 
 
 def test_emr_client_is_built_in_the_configured_region():
