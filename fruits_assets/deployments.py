@@ -12,6 +12,7 @@ from . import settings
 from .resources import EmrSpark, FruitSource, LakeIOManager, LakeResource, LocalSpark, MobileNetResource
 from .resources.emr_release import DEFAULT_RELEASE
 from .settings import DeploymentError
+from .spark_jobs.uris import is_remote
 
 
 def model_resource() -> MobileNetResource:
@@ -22,12 +23,15 @@ def model_resource() -> MobileNetResource:
 
 
 def local_resources() -> dict:
-    """Local folder lake, local (or FRUITS_SOURCE) images, in-process Spark."""
-    lake = LakeResource(root=settings.lake_root())
-    spark = LocalSpark(master=settings.spark_master())
+    """Local folder lake, local (or FRUITS_SOURCE) images, in-process Spark; a lake or
+    source on s3:// is read through S3A, whose jars the session then adds."""
+    on_s3 = any(is_remote(root) for root in (settings.lake_root(), settings.source_root()))
+    scheme = "s3a" if on_s3 else "s3"
+    lake = LakeResource(root=settings.lake_root(), spark_s3_scheme=scheme)
+    spark = LocalSpark(master=settings.spark_master(), use_s3a=on_s3, s3a_jars=os.environ.get("FRUITS_S3A_JARS", "auto"))
     return {
         "lake": lake,
-        "source": FruitSource(root=settings.source_root()),
+        "source": FruitSource(root=settings.source_root(), spark_s3_scheme=scheme),
         "spark": spark,
         "model": model_resource(),
         "lake_io_manager": LakeIOManager(lake=lake, spark=spark),

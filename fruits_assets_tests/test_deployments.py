@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from fruits_assets.deployments import aws_resources, aws_settings
+from fruits_assets.deployments import aws_resources, aws_settings, local_resources
 from fruits_assets.resources import EmrSpark, LocalSpark
 from fruits_assets.resources.emr_release import DEFAULT_RELEASE
 from fruits_assets.settings import DeploymentError
@@ -80,3 +80,13 @@ def test_aws_definitions_validate_and_emr_plan(tmp_path):
     assert "pip install --quiet --no-deps" in plan.stdout and "ai-edge-litert" in plan.stdout
     installs = [line for line in plan.stdout.splitlines() if "pip install" in line]
     assert installs and not any("tensorflow" in line or "pyspark" in line for line in installs)
+
+
+def test_local_deployment_reads_an_s3_lake_or_source_through_s3a(monkeypatch, tmp_path):
+    monkeypatch.setenv("FRUITS_LAKE", str(tmp_path / "lake"))
+    monkeypatch.delenv("FRUITS_SOURCE", raising=False)
+    assert not local_resources()["spark"].use_s3a
+    monkeypatch.setenv("FRUITS_SOURCE", "s3://fruits-source/fruits-360")
+    resources = local_resources()
+    assert resources["spark"].use_s3a and resources["source"].spark_root == "s3a://fruits-source/fruits-360"
+    assert resources["lake"].spark_root == f"file://{tmp_path / 'lake'}"
