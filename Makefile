@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 export FRUITS_HOME ?= $(CURDIR)
 
-.PHONY: install run test ui partitions bench bench-smoke validate wheel emr-plan s3a-jars clean
+.PHONY: install run test ui partitions bench bench-smoke validate wheel emr-plan s3a-jars notebook clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,10 @@ wheel: install  ## the wheel EMR nodes install (FRUITS_EMR_WHEEL)
 
 emr-plan: install  ## print the EMR request a run would send and its hourly cost (no AWS call)
 	$(PY) -m fruits_assets.cli emr-plan
+
+notebook: install  ## Jupyter on notebooks/explore.ipynb (reads the lake `make run` leaves)
+	$(PY) -m pip install --quiet -e '.[dev,notebook]'
+	$(VENV)/bin/jupyter lab notebooks/explore.ipynb
 
 s3a-jars: install  ## fetch the S3A jars for Spark on s3:// from a laptop (cached; see README)
 	$(PY) -m fruits_assets.cli s3a-jars

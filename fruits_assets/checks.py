@@ -5,7 +5,7 @@ the assets' "spark" pool, so they never read a partition while another run rewri
 
 from dagster import AssetCheckExecutionContext, AssetCheckResult, AssetCheckSeverity, MetadataValue, asset_check
 
-from .assets import image_features, pca_matrix, pca_model, raw_images
+from .assets import fruit_classifier, image_features, pca_matrix, pca_model, raw_images
 from .assets.common import SPARK_POOL
 from .partitions import fruit_classes
 from .resources import FruitSource, LakeResource, SparkRuntime
@@ -115,6 +115,15 @@ def one_row_per_feature_row_and_k_columns(
     return _result(failures, {k: v for k, v in stats.items() if k != "columns"})
 
 
+@asset_check(asset=fruit_classifier)
+def accuracy_above_floor(lake: LakeResource) -> AssetCheckResult:
+    """Warns when the Test accuracy is not above the floor (5x chance by default)."""
+    manifest = lake.read_manifest("fruit_classifier") or {}
+    accuracy, floor = manifest.get("accuracy", 0.0), manifest.get("accuracy_floor", 1.0)
+    stats = {k: manifest.get(k) for k in ("accuracy", "accuracy_floor", "chance", "classes", "test_rows")}
+    return _result({} if accuracy > floor else {"accuracy": accuracy, "floor": floor}, stats, AssetCheckSeverity.WARN)
+
+
 ALL_CHECKS = [
     every_file_accounted_for,
     unique_image_ids,
@@ -124,4 +133,5 @@ ALL_CHECKS = [
     features_from_imagenet_weights,
     variance_target_reached,
     one_row_per_feature_row_and_k_columns,
+    accuracy_above_floor,
 ]

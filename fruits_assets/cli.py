@@ -42,7 +42,8 @@ def sync_partitions(dagster_instance, classes: list[str]) -> tuple[list[str], li
 
 
 def run_pipeline(k: int | None, variance_target: float | None) -> dict:
-    """Materialize every asset over every class of the source, in two runs."""
+    """Materialize every asset over every class of the source, in two runs (images, then
+    PCA and the classifier)."""
     from dagster import AssetKey
     from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
@@ -63,7 +64,7 @@ def run_pipeline(k: int | None, variance_target: float | None) -> dict:
     target = None if k is not None else variance_target
     pca = job.execute_in_process(
         instance=dagster_instance,
-        asset_selection=[AssetKey("pca_model"), AssetKey("pca_matrix")],
+        asset_selection=[AssetKey("pca_model"), AssetKey("pca_matrix"), AssetKey("fruit_classifier")],
         run_config={"ops": {"pca_model": {"config": {"k": k, "variance_target": target}}}},
         raise_on_error=True,
     )
@@ -71,6 +72,7 @@ def run_pipeline(k: int | None, variance_target: float | None) -> dict:
     model = lake.read_manifest("pca_model")
     matrix = lake.read_manifest("pca_matrix")
     features = lake.read_manifest("image_features")
+    recognition = lake.read_manifest("fruit_classifier")
     return {
         "runs": [images.run_id, pca.run_id],
         "classes": len(classes),
@@ -79,6 +81,8 @@ def run_pipeline(k: int | None, variance_target: float | None) -> dict:
         "cumulative_variance": model["cumulative_variance"][-1],
         "weights": features["weights"],
         "csv": matrix["csv"],
+        "test_accuracy": f"{recognition['accuracy']:.3f} (floor {recognition['accuracy_floor']:.3f}, "
+                         f"top-{recognition['top_k']} {recognition['top_k_accuracy']:.3f})",
     }
 
 

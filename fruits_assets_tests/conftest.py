@@ -51,6 +51,23 @@ def project_env(*drop_prefixes: str, **settings: str) -> dict:
     return {**env, "FRUITS_SPARK_MASTER": "local[2]", **settings}
 
 
+@pytest.fixture(scope="session")
+def pipeline_run(tmp_path_factory):
+    """``python -m fruits_assets.cli run`` on the embedded sample, lake moved by FRUITS_LAKE:
+    (home, lake, stdout, environment of the run)."""
+    import subprocess
+    import sys
+
+    home = tmp_path_factory.mktemp("home")
+    lake = tmp_path_factory.mktemp("elsewhere") / "lake"
+    env = project_env(FRUITS_HOME=str(home), FRUITS_LAKE=str(lake), DAGSTER_HOME=str(home / "dh"))
+    result = subprocess.run(
+        [sys.executable, "-m", "fruits_assets.cli", "run"], cwd=REPO, env=env, capture_output=True, text=True, timeout=900,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-5000:]
+    return home, lake, result.stdout, env
+
+
 def seed_lake(root: Path, model_cache: Path) -> Path:
     """``root`` as a new lake whose model cache is already filled."""
     shutil.copytree(model_cache, root / MODEL_CACHE)

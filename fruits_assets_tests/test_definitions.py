@@ -24,22 +24,8 @@ def test_definitions_validate(tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-@pytest.fixture(scope="module")
-def pipeline_run(tmp_path_factory):
-    """``python -m fruits_assets.cli run`` on the embedded sample, lake moved by FRUITS_LAKE."""
-    home = tmp_path_factory.mktemp("home")
-    lake = tmp_path_factory.mktemp("elsewhere") / "lake"
-    result = subprocess.run(
-        [sys.executable, "-m", "fruits_assets.cli", "run"],
-        cwd=REPO, env=project_env(FRUITS_HOME=str(home), FRUITS_LAKE=str(lake), DAGSTER_HOME=str(home / "dh")),
-        capture_output=True, text=True, timeout=900,
-    )
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-5000:]
-    return home, lake, result.stdout
-
-
 def test_run_writes_the_csv_contract_into_fruits_lake(pipeline_run):
-    home, lake, stdout = pipeline_run
+    home, lake, stdout, _ = pipeline_run
     assert not (home / ".lake").exists(), "FRUITS_LAKE must receive every output"
     csvs = list(lake.glob("data/pca/v=*/pca_matrix.csv"))
     assert len(csvs) == 1 and str(csvs[0]) in stdout
@@ -51,10 +37,13 @@ def test_run_writes_the_csv_contract_into_fruits_lake(pipeline_run):
     manifests = {p.stem for p in (lake / "meta" / "image_features").glob("*.json")}
     assert manifests == set(sample.CLASSES) | {"_all"}
     assert json.loads((lake / "meta" / "image_features" / "_all.json").read_text())["weights"] == "random"
+    recognition = json.loads((lake / "meta" / "fruit_classifier" / "_all.json").read_text())
+    assert recognition["accuracy"] > recognition["accuracy_floor"]
+    assert f"test_accuracy: {recognition['accuracy']:.3f}" in stdout.replace("  ", "").replace(" :", ":")
 
 
 def test_io_manager_loads_every_asset_back(pipeline_run, spark):
-    _, lake, _ = pipeline_run
+    _, lake, _, _ = pipeline_run
     manager = LakeIOManager(lake=LakeResource(root=str(lake)), spark=LocalSpark(master="local[2]"))
     first_class = sorted(sample.CLASSES)[0]
     for asset in ("raw_images", "image_features"):

@@ -4,7 +4,7 @@ Assets hand it the metrics their Spark job returned (the job itself wrote the
 data, atomically, in the layout of ``spark_jobs.layout``); it stores them as a
 manifest per partition. It loads any asset back for Python code: a Spark
 DataFrame for the image tables, a ``FittedPCA`` for the model, and a pandas
-DataFrame for the CSV matrix.
+DataFrame for the CSV matrix, a ``FruitClassifier`` for the classifier.
 """
 
 
@@ -13,6 +13,7 @@ import io
 import pandas as pd
 from dagster import ConfigurableIOManager, InputContext, OutputContext, ResourceDependency
 
+from ..classifier import MODEL_FILE, FruitClassifier
 from ..spark_jobs.pca import CSV_NAME, FittedPCA
 from ..spark_jobs.versioned import VersionedLake
 from .lake import LakeResource
@@ -37,10 +38,9 @@ class LakeIOManager(ConfigurableIOManager):
     def load_input(self, context: InputContext):
         asset = context.upstream_output.asset_key.path[-1] if context.upstream_output else context.asset_key.path[-1]
         if asset == "pca_matrix":
-            current = self.lake.current_version("pca_matrix")
-            if current is None:
-                raise LookupError("pca_matrix has not been materialized yet.")
-            return pd.read_csv(io.BytesIO(self.lake.store().read_bytes(f"{current}/{CSV_NAME}")))
+            return pd.read_csv(io.BytesIO(self.lake.store().read_bytes(f"{self._current(asset)}/{CSV_NAME}")))
+        if asset == "fruit_classifier":
+            return FruitClassifier.from_bytes(self.lake.store().read_bytes(f"{self._current(asset)}/{MODEL_FILE}"))
         lake = VersionedLake(self.spark.session(), self.lake.spark_root)
         if asset == "pca_model":
             current = lake.current("pca_model")
@@ -51,3 +51,10 @@ class LakeIOManager(ConfigurableIOManager):
             keys = context.asset_partition_keys if context.has_asset_partitions else None
             return lake.read_parquet(asset, list(keys) if keys else lake.committed_partitions(asset))
         raise KeyError(f"The lake IO manager does not know asset {asset!r}.")
+
+    def _current(self, asset: str) -> str:
+        """Key of the current committed version of an unpartitioned asset."""
+        current = self.lake.current_version(asset)
+        if current is None:
+            raise LookupError(f"{asset} has not been materialized yet.")
+        return current

@@ -8,7 +8,7 @@ from dagster import ConfigurableResource
 
 from ..spark_jobs.layout import MANIFESTS, TABLES
 from ..spark_jobs.uris import is_remote, to_spark_uri
-from ..spark_jobs.versioned import COMMITTED
+from ..spark_jobs.versioned import COMMITTED, new_version
 from .object_store import LocalStore, S3Store, s3_client
 
 
@@ -49,6 +49,20 @@ class LakeResource(ConfigurableResource):
             if store.exists(f"{base}/{version}/{COMMITTED}"):
                 return f"{base}/{version}"
         return None
+
+    def commit_objects(self, table: str, files: dict[str, bytes], manifest: dict) -> str:
+        """Write ``files`` as a new version of ``table``, then its ``_COMMITTED`` manifest,
+        then remove older versions (the versioned-lake protocol, for small driver-side
+        outputs). Returns the new version's key."""
+        store = self.store()
+        version = f"{TABLES[table]}/{new_version()}"
+        for name, data in files.items():
+            store.write_bytes(f"{version}/{name}", data)
+        store.write_bytes(f"{version}/{COMMITTED}", json.dumps(manifest, sort_keys=True, default=str).encode())
+        for older in store.list_dirs(TABLES[table]):
+            if older.startswith("v=") and f"{TABLES[table]}/{older}" < version:
+                store.delete_tree(f"{TABLES[table]}/{older}")
+        return version
 
     def write_manifest(self, asset: str, partition: str | None, manifest: dict) -> str:
         key = f"{MANIFESTS}/{asset}/{partition or '_all'}.json"

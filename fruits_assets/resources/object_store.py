@@ -6,6 +6,7 @@ nature and always ask for server-side encryption.
 
 
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -38,6 +39,9 @@ class LocalStore:
     def list_dirs(self, key: str) -> list[str]:
         folder = self.root / key
         return sorted(p.name for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []
+
+    def delete_tree(self, key: str) -> None:
+        shutil.rmtree(self.root / key, ignore_errors=True)
 
     def check_writable(self) -> None:
         try:
@@ -96,6 +100,13 @@ class S3Store:
         ):
             names += [p["Prefix"][len(prefix) :].rstrip("/") for p in page.get("CommonPrefixes", [])]
         return sorted(names)
+
+    def delete_tree(self, key: str) -> None:
+        prefix = self._key(key).rstrip("/") + "/"
+        for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
+            objects = [{"Key": o["Key"]} for o in page.get("Contents", [])]
+            if objects:
+                self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": objects})
 
     def check_writable(self) -> None:
         """The GDPR guard, then a probe write (both before any Spark work)."""

@@ -15,6 +15,7 @@ TABLES = {
     "image_features": "data/features",
     "pca_model": "models/pca",
     "pca_matrix": "data/pca",
+    "fruit_classifier": "models/classifier",
 }
 MODEL_CACHE = "models/mobilenet_v2"
 STAGING = "_staging"

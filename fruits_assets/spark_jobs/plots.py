@@ -72,3 +72,19 @@ def scatter(points: pd.DataFrame) -> bytes:
     if len(labels) <= 30:
         axes.legend(fontsize=6, markerscale=1.5, loc="center left", bbox_to_anchor=(1.0, 0.5))
     return _figure_png(figure)
+
+
+def confusion(counts: list[list[int]], classes: list[str], accuracy: float) -> bytes:
+    """Test images by true class (rows) and predicted class (columns)."""
+    matrix = np.asarray(counts)
+    size = max(4.0, 0.28 * len(classes) + 2)
+    figure, axes = plt.subplots(figsize=(size + 1, size))
+    shown = axes.imshow(matrix, cmap="Blues")
+    figure.colorbar(shown, ax=axes, fraction=0.046, pad=0.04, label="Test images")
+    if len(classes) <= 40:
+        axes.set_xticks(range(len(classes)), classes, rotation=90, fontsize=6)
+        axes.set_yticks(range(len(classes)), classes, fontsize=6)
+    axes.set_xlabel("predicted class")
+    axes.set_ylabel("true class")
+    axes.set_title(f"Confusion on the Test split (accuracy {accuracy:.1%})")
+    return _figure_png(figure)

@@ -28,7 +28,8 @@ class MissingPartitions(LookupError):
     """Some requested partitions have no committed version yet."""
 
 
-def _new_version() -> str:
+def new_version() -> str:
+    """A fresh version folder name; names sort in creation order."""
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
     return f"v={stamp}-{uuid.uuid4().hex[:8]}"
 
@@ -83,7 +84,7 @@ class VersionedLake:
     def commit(self, table: str, partition: str | None, staged: str, manifest: dict) -> str:
         """Publish ``staged`` as the new current version; return its URI."""
         location = self.location(table, partition)
-        target = join(location, _new_version())
+        target = join(location, new_version())
         self.fs.rename(staged, target)
         self.fs.write_bytes(join(target, COMMITTED), json.dumps(manifest, sort_keys=True).encode())
         for name, is_dir in self.fs.list_dir(location):
