@@ -1,5 +1,6 @@
 """A single-run backfill of 3 classes out of 24: one run,
-3 partitions rewritten, the 21 others byte-identical."""
+3 partitions rewritten, the 21 others byte-identical. Then the first model on all 24:
+PCA and fruit_classifier, whose Test accuracy must clear its check's floor."""
 
 import hashlib
 from pathlib import Path
@@ -7,7 +8,10 @@ from pathlib import Path
 from dagster import DagsterInstance, Definitions, RunsFilter
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
-from fruits_assets.assets import image_features, raw_images
+from dagster import AssetKey
+
+from fruits_assets.assets import fruit_classifier, image_features, pca_matrix, pca_model, raw_images
+from fruits_assets.checks import accuracy_above_floor
 from fruits_assets.resources import FruitSource, LakeIOManager, LakeResource, LocalSpark, MobileNetResource
 from fruits_assets.spark_jobs.layout import MANIFESTS, PLOTS, TABLES
 from fruits_assets_tests.conftest import RANDOM_MODEL
@@ -67,3 +71,17 @@ def test_backfill_of_3_classes_rewrites_only_them(tmp_path, real_sample, lake):
             assert not versions & {Path(p).parts[-2] for p in before[cls] if "/v=" in p}
         else:
             assert after[cls] == before[cls], f"{cls} changed although it was not in the backfill"
+
+    model = Definitions(
+        assets=[image_features, pca_model, pca_matrix, fruit_classifier],
+        asset_checks=[accuracy_above_floor],
+        resources=defs.resources,
+    )
+    fitted = model.resolve_implicit_global_asset_job_def().execute_in_process(
+        instance=instance, asset_selection=[AssetKey("pca_model"), AssetKey("pca_matrix"), AssetKey("fruit_classifier")],
+    )
+    assert fitted.success
+    metadata = fitted.asset_materializations_for_node("fruit_classifier")[0].metadata
+    assert metadata["classes"].value == 24 and metadata["test_rows"].value == 240
+    assert metadata["test_accuracy"].value > metadata["accuracy_floor"].value
+    assert all(check.passed for check in fitted.get_asset_check_evaluations())
