@@ -15,6 +15,20 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED_SAMPLE = REPO.parent / "shared" / "fruits-360-sample"
 RANDOM_MODEL = {"weights": "random", "seed": 7}
 
+# For writer scripts run in a subprocess: call die_inside_first_commit() to be killed
+# inside the first commit (data moved, or copied on S3; _COMMITTED not yet written).
+KILL_INSIDE_FIRST_COMMIT = """
+def die_inside_first_commit():
+    import os, signal
+    from fruits_assets.spark_jobs import hadoop_fs
+    original = hadoop_fs.HadoopFS.write_bytes
+    def write_bytes(self, uri, data):
+        if uri.endswith("/_COMMITTED"):
+            os.killpg(os.getpgid(0), signal.SIGKILL)
+        return original(self, uri, data)
+    hadoop_fs.HadoopFS.write_bytes = write_bytes
+"""
+
 
 @pytest.fixture(scope="session")
 def spark():

@@ -46,7 +46,7 @@ def good(tmp_path_factory, real_sample, model_cache, spark):
         asset_checks=checks.ALL_CHECKS,
         jobs=[
             define_asset_job("images", AssetSelection.assets("raw_images", "image_features")),
-            define_asset_job("pca", AssetSelection.assets("pca_model", "pca_matrix")),
+            define_asset_job("pca", AssetSelection.assets("pca_model", "pca_matrix", "fruit_classifier")),
         ],
         resources=_resources(source, lake),
     )

@@ -24,8 +24,8 @@ from botocore.exceptions import WaiterError
 from dagster import DagsterExecutionInterruptedError, PipesEnvContextInjector, open_pipes_session
 from dagster_aws.pipes import PipesS3MessageReader
 
-from .object_store import s3_client, split_s3_uri
 from .emr_release import DEFAULT_RELEASE, EmrRelease, step_requirements
+from .object_store import s3_client, split_s3_uri
 from .regions import require_eu, require_eu_bucket
 from .spark import SparkRuntime
 

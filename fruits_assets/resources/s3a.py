@@ -10,7 +10,6 @@ bundle it was built against; both are checked by SHA-256 and cached.
 from __future__ import annotations
 
 import functools
-import hashlib
 import os
 import shutil
 import socket
@@ -23,6 +22,8 @@ from pathlib import Path
 from typing import Mapping
 
 import pyspark
+
+from ..spark_jobs.mobilenet import sha256_file
 
 # SSE-S3 for every object S3A writes. Hadoop 3.3 reads the first key, 3.4 the second
 # (and the first as its deprecated alias); both take "AES256" for SSE-S3. Hadoop 3.3
@@ -67,16 +68,8 @@ def cache_dir() -> Path:
     return base / "fruits_assets" / "s3a-jars"
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _verified(path: Path, pinned: PinnedFile) -> Path:
-    found = _sha256(path)
+    found = sha256_file(path)
     if found != pinned.sha256:
         raise S3AJarsError(f"{pinned.name}: SHA-256 {found} is not the pinned {pinned.sha256}; refusing it.")
     return path

@@ -148,10 +148,10 @@ def build_keras(spec: ModelSpec):
     path = _local_weights_file(spec.weights)
     model = architecture(spec.image_size, spec.input_size, None)
     model.layers[-1].load_weights(path)
-    return model, f"file:{_sha256(path)[:16]}"
+    return model, f"file:{sha256_file(path)[:16]}"
 
 
-def _sha256(path: str) -> str:
+def sha256_file(path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for chunk in iter(lambda: handle.read(1 << 20), b""):

@@ -5,11 +5,12 @@ as the smallest k whose cumulative explained variance reaches a target, and
 fixes each component's sign (largest |loading| positive) so results are
 deterministic. ``project`` writes every image's coordinates as one CSV file.
 
-Spark computes the covariance of the features (distributed; on one partition, so
-the summation order and the result are the same on every run). The 1280x1280
-matrix is then decomposed with numpy on the driver, and the components become a
-standard ``PCAModel`` (Spark ML transform, save and load). ``PCA.fit`` itself is
-not used: with the pure-Java LAPACK of a pip-installed Spark (F2jLAPACK), it
+Each Spark task sums its partition's Training features into float64 moments (row
+count, sum of x, X^T X) with numpy, in parallel; the driver adds the partial sums in
+partition order, never in task-completion order, so the covariance, the model and
+the CSV are the same bits on every run. The 1280x1280 covariance is decomposed with
+numpy on the driver, and the components become a standard ``PCAModel`` (Spark ML
+transform, save and load). ``PCA.fit`` itself is not used: with the pure-Java LAPACK of a pip-installed Spark (F2jLAPACK), it
 returned, for the very same covariance, the right spectrum on some calls and a
 near-flat wrong one (first component 0.7% instead of 67%) on others.
 """
@@ -18,13 +19,15 @@ from __future__ import annotations
 
 import json
 import time
+from typing import Iterator
 
 import numpy as np
+import pandas as pd
+from pyspark import TaskContext
 from pyspark.ml.common import _py2java
 from pyspark.ml.feature import PCAModel
 from pyspark.ml.functions import array_to_vector, vector_to_array
 from pyspark.ml.linalg import DenseMatrix, DenseVector
-from pyspark.ml.stat import Correlation, Summarizer
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
@@ -39,6 +42,9 @@ SCREE = "scree.png"
 SCATTER = "scatter.png"
 SCATTER_POINTS = 5000
 TRAIN_SPLIT = "Training"
+MOMENT_BLOCK = 2048  # rows per X^T X product in a task
+MAX_MOMENT_PARTITIONS = 16  # each sends a 1280x1280 float64 partial sum (13 MB) to the driver
+MOMENTS_SCHEMA = "part int, rows long, sums binary, gram binary"
 
 
 def check_settings(k: int | None, variance_target: float | None) -> None:
@@ -78,12 +84,49 @@ class FittedPCA:
         return cls(PCAModel.load(join(uri, "model")), signs)
 
 
-def _spectrum(train: DataFrame) -> tuple[np.ndarray, np.ndarray]:
+def _partial_moments(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+    """One row per partition: its index, row count, sum of x and X^T X (float64 bytes)."""
+    rows, sums, gram, pending = 0, None, None, []
+
+    def add(block: list) -> None:
+        nonlocal rows, sums, gram
+        x = np.stack(block).astype(np.float64)
+        if gram is None:
+            sums, gram = np.zeros(x.shape[1]), np.zeros((x.shape[1], x.shape[1]))
+        rows, sums, gram = rows + len(x), sums + x.sum(axis=0), gram + x.T @ x
+
+    for batch in batches:
+        pending.extend(batch["features"])
+        if len(pending) >= MOMENT_BLOCK:
+            add(pending)
+            pending = []
+    if pending:
+        add(pending)
+    if rows:
+        yield pd.DataFrame({"part": [TaskContext.get().partitionId()], "rows": [rows],
+                            "sums": [sums.tobytes()], "gram": [gram.tobytes()]})
+
+
+def _covariance(train: DataFrame) -> tuple[int, np.ndarray, int]:
+    """(rows, covariance, partitions summed in parallel) of the ``features`` of ``train``."""
+    partitions = min(train.rdd.getNumPartitions(), MAX_MOMENT_PARTITIONS)
+    parts = sorted(
+        train.select("features").coalesce(partitions).mapInPandas(_partial_moments, MOMENTS_SCHEMA).collect(),
+        key=lambda part: part.part,
+    )
+    rows = sum(part.rows for part in parts)
+    if rows < 2:
+        return rows, np.zeros((0, 0)), len(parts)
+    sums, gram = 0.0, 0.0
+    for part in parts:  # partition order: the same additions, in the same order, every run
+        sums = sums + np.frombuffer(part.sums, dtype=np.float64)
+        gram = gram + np.frombuffer(part.gram, dtype=np.float64).reshape(len(sums), len(sums))
+    mean = sums / rows
+    return rows, (gram - rows * np.outer(mean, mean)) / (rows - 1), len(parts)
+
+
+def _spectrum(covariance: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Explained-variance ratios (descending) and their unit eigenvectors (columns)."""
-    correlation = Correlation.corr(train, "_v").head()[0].toArray()
-    variance = train.select(Summarizer.variance(F.col("_v")).alias("v")).head().v.toArray()
-    std = np.sqrt(variance)
-    covariance = np.nan_to_num(correlation) * np.outer(std, std)  # constant feature: NaN correlation, 0 covariance
     values, vectors = np.linalg.eigh(covariance)
     values = np.clip(values[::-1], 0.0, None)
     if values.sum() <= 0:
@@ -126,15 +169,10 @@ def fit(
     features = lake.read_parquet("image_features", classes) if classes else None
     if features is None:
         raise LookupError("No class has image_features yet: materialize image_features first.")
-    train = features.where(F.col("split") == TRAIN_SPLIT).withColumn("_v", array_to_vector("features"))
-    # One partition: Spark merges partial sums in task-completion order, so a parallel
-    # covariance differs run to run in the last bits; one partition gives an identical CSV.
-    train = train.select("_v").coalesce(1).cache()
-    rows = train.count()
+    rows, covariance, partitions = _covariance(features.where(F.col("split") == TRAIN_SPLIT))
     if rows < 2:
         raise ValueError(f"PCA needs at least 2 Training images; found {rows} in {len(classes)} class(es).")
-    spectrum, vectors = _spectrum(train)
-    train.unpersist()
+    spectrum, vectors = _spectrum(covariance)
     if k is None:
         k = int(min(np.searchsorted(np.cumsum(spectrum), variance_target - 1e-12) + 1, FEATURES))
     model = _model(spark, vectors, spectrum, k)
@@ -147,6 +185,7 @@ def fit(
     metrics = {
         "k": k,
         "train_rows": rows,
+        "covariance_partitions": partitions,
         "variance_target": variance_target,
         "explained_variance": explained,
         "cumulative_variance": np.cumsum(explained).tolist(),

@@ -15,23 +15,18 @@ import pytest
 
 from fruits_assets.spark_jobs.layout import STAGING
 from fruits_assets.spark_jobs.versioned import VersionedLake
-from fruits_assets_tests.conftest import REPO, RANDOM_MODEL, current_dir, lake_uri, run_images
+from fruits_assets_tests.conftest import KILL_INSIDE_FIRST_COMMIT, REPO, RANDOM_MODEL, current_dir, lake_uri, run_images
 
 CLASSES = ["Apple Red 1", "Cherry 1", "Tomato 1"]
 
-FEATURIZE = textwrap.dedent(
+FEATURIZE = KILL_INSIDE_FIRST_COMMIT + textwrap.dedent(
     """
-    import json, os, signal, sys
-    from fruits_assets.spark_jobs import hadoop_fs, jobs
+    import json, sys
+    from fruits_assets.spark_jobs import jobs
     from fruits_assets.spark_jobs.session import build_session
     lake, classes, model, kill_at_marker = sys.argv[1], json.loads(sys.argv[2]), json.loads(sys.argv[3]), sys.argv[4]
-    if kill_at_marker == "yes":  # die inside the first commit: data moved, _COMMITTED not yet written
-        original = hadoop_fs.HadoopFS.write_bytes
-        def write_bytes(self, uri, data):
-            if uri.endswith("/_COMMITTED"):
-                os.killpg(os.getpgid(0), signal.SIGKILL)
-            return original(self, uri, data)
-        hadoop_fs.HadoopFS.write_bytes = write_bytes
+    if kill_at_marker == "yes":
+        die_inside_first_commit()
     spark = build_session("local[2]")
     jobs.run(spark, "featurize", {"lake_root": lake, "classes": classes, "model": model})
     """

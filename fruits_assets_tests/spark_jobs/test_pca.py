@@ -1,4 +1,5 @@
-"""PCA: k by target and fixed, variance, sign determinism, the CSV contract."""
+"""PCA: k by target and fixed, variance, a parallel covariance that gives the same CSV bytes
+every run, sign determinism, the CSV contract."""
 
 import io
 
@@ -45,6 +46,7 @@ def test_fixed_k_and_deterministic_csv(spark, featurized_lake):
     params = {"lake_root": lake_uri(featurized_lake), "classes": CLASSES, "k": 5, "variance_target": None}
     fit = jobs.run(spark, "pca_fit", params)
     assert fit["k"] == 5
+    assert fit["covariance_partitions"] >= 2, "the covariance is summed in parallel"
     first, first_bytes = _csv(spark, featurized_lake)
     assert first.shape == (200, 8)
     training = first[first["split"] == "Training"][[f"pc_{i}" for i in range(1, 6)]]

@@ -18,28 +18,23 @@ from fruits_assets.resources import LakeResource
 from fruits_assets.resources.s3a import fetch_jars
 from fruits_assets.spark_jobs.layout import MODEL_CACHE, STAGING, TABLES
 from fruits_assets.spark_jobs.versioned import COMMITTED
-from fruits_assets_tests.conftest import RANDOM_MODEL, REPO, make_bucket
+from fruits_assets_tests.conftest import KILL_INSIDE_FIRST_COMMIT, RANDOM_MODEL, REPO, make_bucket
 
 pytestmark = pytest.mark.aws
 
 CLASSES = ["Apple Red 1", "Cherry 1", "Tomato 1"]
 BUCKET, LAKE = "fruits-faults", "s3a://fruits-faults/lake"
 
-JOB = textwrap.dedent(
+JOB = KILL_INSIDE_FIRST_COMMIT + textwrap.dedent(
     """
-    import json, os, signal, sys
+    import json, sys
     from fruits_assets.resources import s3a
-    from fruits_assets.spark_jobs import hadoop_fs, jobs
+    from fruits_assets.spark_jobs import jobs
     from fruits_assets.spark_jobs.session import build_session
     source, lake, classes, model, moment = sys.argv[1:6]
     classes, model = json.loads(classes), json.loads(model)
-    if moment == "inside_a_commit":  # die inside the first commit: data copied, _COMMITTED not yet written
-        original = hadoop_fs.HadoopFS.write_bytes
-        def write_bytes(self, uri, data):
-            if uri.endswith("/_COMMITTED"):
-                os.killpg(os.getpgid(0), signal.SIGKILL)
-            return original(self, uri, data)
-        hadoop_fs.HadoopFS.write_bytes = write_bytes
+    if moment == "inside_a_commit":
+        die_inside_first_commit()
     spark = build_session("local[2]", s3a.spark_conf("pypi"))
     if moment == "ingest":
         jobs.run(spark, "ingest", {"source_root": source, "lake_root": lake, "classes": classes})
