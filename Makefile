@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 export FRUITS_HOME ?= $(CURDIR)
 
-.PHONY: install run test ui partitions bench bench-smoke validate wheel emr-plan s3a-jars notebook clean
+.PHONY: install run test chromium ui partitions bench bench-smoke validate wheel emr-plan s3a-jars notebook clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,8 +22,14 @@ $(DAGSTER_HOME)/dagster.yaml: dagster.yaml
 run: install  ## materialize every asset on FRUITS_SOURCE (default: the embedded sample)
 	$(PY) -m fruits_assets.cli run
 
-test: install  ## the whole test suite
+test: install chromium  ## the whole test suite
 	$(PY) -m pytest
+
+chromium:  ## Debian's Chromium for the UI test: installed with apt when root and missing
+	@if [ ! -x /usr/bin/chromium ]; then \
+	    if [ "$$(id -u)" -eq 0 ]; then apt-get update -qq && apt-get install -y -qq chromium; \
+	    else echo "The UI test drives /usr/bin/chromium: install it with 'sudo apt-get install -y chromium'." >&2; exit 1; fi; \
+	fi
 
 ui: install  ## Dagster UI and daemon on http://127.0.0.1:3000
 	$(VENV)/bin/dagster dev -h 127.0.0.1 -p 3000

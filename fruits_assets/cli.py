@@ -41,7 +41,41 @@ def sync_partitions(dagster_instance, classes: list[str]) -> tuple[list[str], li
     return added, removed
 
 
-def run_pipeline(k: int | None, variance_target: float | None) -> dict:
+QUIET_RUN = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
+
+
+def report_steps(result) -> None:
+    """One line per asset (how long, what it made) and one for the run's checks."""
+    seconds = {e.step_key: e.event_specific_data.duration_ms / 1000 for e in result.all_events
+               if e.event_type_value == "STEP_SUCCESS"}
+    reported = set()
+    for event in result.get_asset_materialization_events():
+        asset = event.asset_key.path[-1]
+        if asset in reported or asset not in seconds:
+            continue
+        reported.add(asset)
+        metadata = event.materialization.metadata
+        figures = ", ".join(f"{name} {metadata[name].value:g}" for name in STEP_FIGURES.get(asset, ()) if name in metadata)
+        partitions = sum(1 for e in result.get_asset_materialization_events() if e.asset_key == event.asset_key)
+        classes = f"{partitions} classes, " if event.partition else ""
+        print(f"  {asset:<17}{seconds[asset]:7.1f} s  {classes}{figures}", flush=True)
+    checks = result.get_asset_check_evaluations()
+    if checks:
+        failed = sorted({c.check_name for c in checks if not c.passed})
+        print(f"  {'checks':<17}{len(checks) - sum(not c.passed for c in checks)} of {len(checks)} passed"
+              + (f"; not passed: {', '.join(failed)}" if failed else ""), flush=True)
+
+
+STEP_FIGURES = {
+    "raw_images": ("ingested", "rejected", "images_per_second"),
+    "image_features": ("rows", "images_per_second"),
+    "pca_model": ("k", "train_rows"),
+    "pca_matrix": ("rows", "k"),
+    "fruit_classifier": ("test_accuracy", "classes"),
+}
+
+
+def run_pipeline(k: int | None, variance_target: float | None, verbose: bool = False) -> dict:
     """Materialize every asset over every class of the source, in two runs (images, then
     PCA and the classifier)."""
     from dagster import AssetKey
@@ -55,19 +89,25 @@ def run_pipeline(k: int | None, variance_target: float | None) -> dict:
     sync_partitions(dagster_instance, classes)
     keys = dagster_instance.get_dynamic_partitions("fruit_class")
     job = defs.resolve_implicit_global_asset_job_def()
+    logging = {} if verbose else QUIET_RUN
+    print(f"fruits_assets: {len(keys)} classes from {resources['source'].resolved_root()} into {resources['lake'].root}",
+          flush=True)
     images = job.execute_in_process(
         instance=dagster_instance,
         asset_selection=[AssetKey("raw_images"), AssetKey("image_features")],
         tags={ASSET_PARTITION_RANGE_START_TAG: keys[0], ASSET_PARTITION_RANGE_END_TAG: keys[-1]},
+        run_config=logging,
         raise_on_error=True,
     )
+    report_steps(images)
     target = None if k is not None else variance_target
     pca = job.execute_in_process(
         instance=dagster_instance,
         asset_selection=[AssetKey("pca_model"), AssetKey("pca_matrix"), AssetKey("fruit_classifier")],
-        run_config={"ops": {"pca_model": {"config": {"k": k, "variance_target": target}}}},
+        run_config={"ops": {"pca_model": {"config": {"k": k, "variance_target": target}}}, **logging},
         raise_on_error=True,
     )
+    report_steps(pca)
     lake = resources["lake"]
     model = lake.read_manifest("pca_model")
     matrix = lake.read_manifest("pca_matrix")
@@ -141,6 +181,8 @@ def main(argv: list[str] | None = None) -> int:
     run = commands.add_parser("run", help="materialize every asset on FRUITS_SOURCE (or the sample)")
     run.add_argument("--k", type=int, default=None, help="fixed number of components")
     run.add_argument("--variance-target", type=float, default=0.95)
+    run.add_argument("-v", "--verbose", action="store_true",
+                     help="show every Dagster event and library warning (also FRUITS_LOG_LEVEL=DEBUG)")
     commands.add_parser("partitions", help="register every class folder of the source as a partition")
     commands.add_parser("sample", help="write the embedded synthetic sample to <home>/.sample")
     send = commands.add_parser("upload", help="upload a local Fruits-360 tree to s3:// (resumable)")
@@ -156,6 +198,16 @@ def main(argv: list[str] | None = None) -> int:
     except (DeploymentError, RegionError, SourceError, S3AJarsError, UnsupportedRelease) as exc:
         print(f"fruits_assets: {exc}", file=sys.stderr)
         return 2
+
+
+def quiet_library_warnings() -> None:
+    """Keep Dagster's Beta/Preview notices (about its own APIs) off the user's screen."""
+    import warnings
+
+    from dagster import BetaWarning, PreviewWarning
+
+    for category in (BetaWarning, PreviewWarning):
+        warnings.filterwarnings("ignore", category=category)
 
 
 def dispatch(args) -> int:
@@ -179,7 +231,10 @@ def dispatch(args) -> int:
         added, removed = sync_partitions(instance(), defs.resources["source"].classes())
         print(f"fruit_class partitions: {len(added)} added, {len(removed)} removed")
         return 0
-    summary = run_pipeline(args.k, args.variance_target)
+    verbose = args.verbose or os.environ.get("FRUITS_LOG_LEVEL", "").upper() == "DEBUG"
+    if not verbose:
+        quiet_library_warnings()
+    summary = run_pipeline(args.k, args.variance_target, verbose)
     print("\nfruits_assets: pipeline complete")
     for key, value in summary.items():
         print(f"  {key:>20}: {value}")

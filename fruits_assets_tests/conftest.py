@@ -68,7 +68,7 @@ def project_env(*drop_prefixes: str, **settings: str) -> dict:
 @pytest.fixture(scope="session")
 def pipeline_run(tmp_path_factory):
     """``python -m fruits_assets.cli run`` on the embedded sample, lake moved by FRUITS_LAKE:
-    (home, lake, stdout, environment of the run)."""
+    (home, lake, its output: stdout then stderr, environment of the run)."""
     import subprocess
     import sys
 
@@ -79,7 +79,7 @@ def pipeline_run(tmp_path_factory):
         [sys.executable, "-m", "fruits_assets.cli", "run"], cwd=REPO, env=env, capture_output=True, text=True, timeout=900,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-5000:]
-    return home, lake, result.stdout, env
+    return home, lake, result.stdout + result.stderr, env
 
 
 def seed_lake(root: Path, model_cache: Path) -> Path:

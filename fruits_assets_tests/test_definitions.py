@@ -26,6 +26,10 @@ def test_definitions_validate(tmp_path):
 
 def test_run_writes_the_csv_contract_into_fruits_lake(pipeline_run):
     home, lake, stdout, _ = pipeline_run
+    assert len(stdout.splitlines()) <= 40, f"a first run reads in 40 lines at most:\n{stdout}"
+    assert "DEBUG" not in stdout and "BetaWarning" not in stdout and "PreviewWarning" not in stdout
+    for asset in ("raw_images", "image_features", "pca_model", "pca_matrix", "fruit_classifier"):
+        assert f"  {asset} " in stdout, f"one line for {asset}"
     assert not (home / ".lake").exists(), "FRUITS_LAKE must receive every output"
     csvs = list(lake.glob("data/pca/v=*/pca_matrix.csv"))
     assert len(csvs) == 1 and str(csvs[0]) in stdout

@@ -16,6 +16,7 @@ import logging
 import os
 import pickle
 import re
+import sys
 import tempfile
 from dataclasses import asdict, dataclass
 
@@ -64,6 +65,21 @@ class ModelSpec:
 
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def _import_tensorflow_quietly() -> None:
+    """Import TensorFlow with its native start-up notices (absl, oneDNN) kept off stderr;
+    an import error still raises."""
+    if "tensorflow" in sys.modules:
+        return
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+            import tensorflow  # noqa: F401
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 _CONVERTED = re.compile(r"file:[0-9a-f]{16}")
 
@@ -125,6 +141,7 @@ def _local_weights_file(uri: str) -> str:
 def build_keras(spec: ModelSpec):
     """(Keras model, weights actually used). ``auto`` falls back to seeded random
     weights, loudly, when ImageNet weights cannot be downloaded."""
+    _import_tensorflow_quietly()
     import keras
 
     keras.utils.set_random_seed(spec.seed)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 
 from pyspark.sql import SparkSession
 
@@ -20,8 +21,10 @@ BASE_CONF = {
 
 # A local session is short-lived on few cores: there, the C2 compiler's background
 # work on Spark's code costs more CPU than its faster code saves (docs/benchmarks.md).
-# Java options a caller passes come after these, so theirs win.
-LOCAL_JAVA_OPTIONS = "-XX:TieredStopAtLevel=1"
+# Java options a caller passes come after these, so theirs win. Local sessions also log
+# through the project's log4j2.properties (warnings and errors, without start-up notices).
+LOG_CONFIG = Path(__file__).with_name("log4j2.properties")
+LOCAL_JAVA_OPTIONS = f"-XX:TieredStopAtLevel=1 -Dlog4j2.configurationFile={LOG_CONFIG.as_uri()}"
 
 
 def build_session(master: str | None = "local[*]", conf: dict[str, str] | None = None) -> SparkSession:
