@@ -28,13 +28,14 @@ def instance():
     return DagsterInstance.get()
 
 
-def sync_partitions(dagster_instance, classes: list[str]) -> tuple[list[str], list[str]]:
-    """Make the ``fruit_class`` partitions exactly ``classes``; return (added, removed)."""
+def sync_partitions(dagster_instance, classes: list[str], prune: bool = False) -> tuple[list[str], list[str]]:
+    """Add a ``fruit_class`` partition for each of ``classes`` not registered yet; with
+    ``prune``, also remove the partitions of classes not in ``classes``. Return (added, removed)."""
     from .partitions import fruit_classes
 
     known = dagster_instance.get_dynamic_partitions(fruit_classes.name)
     added = [c for c in classes if c not in known]
-    removed = [c for c in known if c not in classes]
+    removed = [c for c in known if c not in classes] if prune else []
     dagster_instance.add_dynamic_partitions(fruit_classes.name, added)
     for key in removed:
         dagster_instance.delete_dynamic_partition(fruit_classes.name, key)
@@ -75,31 +76,40 @@ STEP_FIGURES = {
 }
 
 
-def run_pipeline(k: int | None, variance_target: float | None, verbose: bool = False) -> dict:
-    """Materialize every asset over every class of the source, in two runs (images, then
-    PCA and the classifier)."""
+def run_pipeline(k: int | None, variance_target: float | None, verbose: bool = False,
+                 classes: list[str] | None = None) -> dict:
+    """Materialize raw_images and image_features for ``classes`` (default: every class of
+    the source) in one run per range of consecutive partitions (one, usually), then PCA
+    and the classifier over every class with features."""
     from dagster import AssetKey
-    from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
     from .definitions import defs
+    from .partitions import consecutive_runs, range_tags
 
     dagster_instance = instance()
     resources = defs.resources
-    classes = resources["source"].classes()
-    sync_partitions(dagster_instance, classes)
+    source_classes = resources["source"].classes()
+    wanted = classes or source_classes
+    unknown = sorted(set(wanted) - set(source_classes))
+    if unknown:
+        raise SourceError(f"--classes names class(es) the source does not have: {', '.join(unknown)}.")
+    sync_partitions(dagster_instance, wanted)
     keys = dagster_instance.get_dynamic_partitions("fruit_class")
     job = defs.resolve_implicit_global_asset_job_def()
     logging = {} if verbose else QUIET_RUN
-    print(f"fruits_assets: {len(keys)} classes from {resources['source'].resolved_root()} into {resources['lake'].root}",
+    print(f"fruits_assets: {len(wanted)} classes from {resources['source'].resolved_root()} into {resources['lake'].root}",
           flush=True)
-    images = job.execute_in_process(
-        instance=dagster_instance,
-        asset_selection=[AssetKey("raw_images"), AssetKey("image_features")],
-        tags={ASSET_PARTITION_RANGE_START_TAG: keys[0], ASSET_PARTITION_RANGE_END_TAG: keys[-1]},
-        run_config=logging,
-        raise_on_error=True,
-    )
-    report_steps(images)
+    runs = []
+    for first, last in consecutive_runs(keys, wanted):
+        images = job.execute_in_process(
+            instance=dagster_instance,
+            asset_selection=[AssetKey("raw_images"), AssetKey("image_features")],
+            tags=range_tags(first, last),
+            run_config=logging,
+            raise_on_error=True,
+        )
+        report_steps(images)
+        runs.append(images.run_id)
     target = None if k is not None else variance_target
     pca = job.execute_in_process(
         instance=dagster_instance,
@@ -114,8 +124,8 @@ def run_pipeline(k: int | None, variance_target: float | None, verbose: bool = F
     features = lake.read_manifest("image_features")
     recognition = lake.read_manifest("fruit_classifier")
     return {
-        "runs": [images.run_id, pca.run_id],
-        "classes": len(classes),
+        "runs": [*runs, pca.run_id],
+        "classes": len(wanted),
         "rows": matrix["rows"],
         "k": model["k"],
         "cumulative_variance": model["cumulative_variance"][-1],
@@ -181,9 +191,13 @@ def main(argv: list[str] | None = None) -> int:
     run = commands.add_parser("run", help="materialize every asset on FRUITS_SOURCE (or the sample)")
     run.add_argument("--k", type=int, default=None, help="fixed number of components")
     run.add_argument("--variance-target", type=float, default=0.95)
+    run.add_argument("--classes", nargs="+", metavar="CLASS", default=None,
+                     help="only these classes (default: every class of the source); PCA and the classifier refit on every class with features")
     run.add_argument("-v", "--verbose", action="store_true",
                      help="show every Dagster event and library warning (also FRUITS_LOG_LEVEL=DEBUG)")
-    commands.add_parser("partitions", help="register every class folder of the source as a partition")
+    partitions = commands.add_parser("partitions", help="register every class folder of the source as a partition")
+    partitions.add_argument("--prune", action="store_true",
+                            help="also remove the partitions of classes the source no longer has (their lake data stays)")
     commands.add_parser("sample", help="write the embedded synthetic sample to <home>/.sample")
     send = commands.add_parser("upload", help="upload a local Fruits-360 tree to s3:// (resumable)")
     send.add_argument("source", help="local folder holding Training/ and Test/")
@@ -228,13 +242,14 @@ def dispatch(args) -> int:
     if args.command == "partitions":
         from .definitions import defs
 
-        added, removed = sync_partitions(instance(), defs.resources["source"].classes())
-        print(f"fruit_class partitions: {len(added)} added, {len(removed)} removed")
+        added, removed = sync_partitions(instance(), defs.resources["source"].classes(), prune=args.prune)
+        print(f"fruit_class partitions: {len(added)} added, {len(removed)} removed"
+              + ("" if args.prune else " (partitions of classes absent from the source are kept: --prune removes them)"))
         return 0
     verbose = args.verbose or os.environ.get("FRUITS_LOG_LEVEL", "").upper() == "DEBUG"
     if not verbose:
         quiet_library_warnings()
-    summary = run_pipeline(args.k, args.variance_target, verbose)
+    summary = run_pipeline(args.k, args.variance_target, verbose, args.classes)
     print("\nfruits_assets: pipeline complete")
     for key, value in summary.items():
         print(f"  {key:>20}: {value}")

@@ -1,12 +1,13 @@
 """Discovery of fruit classes in the source."""
 
 
+import hashlib
 import json
 
 from dagster import DefaultSensorStatus, RunRequest, SensorEvaluationContext, SensorResult, SkipReason, sensor
 
 from .assets import image_features, raw_images
-from .partitions import fruit_classes
+from .partitions import consecutive_runs, fruit_classes, range_tags
 from .resources import FruitSource
 from .spark_jobs.layout import InvalidPartitionKey, check_partition_key
 
@@ -17,8 +18,9 @@ from .spark_jobs.layout import InvalidPartitionKey, check_partition_key
     default_status=DefaultSensorStatus.STOPPED,
 )
 def fruit_class_sensor(context: SensorEvaluationContext, source: FruitSource):
-    """Adds new class folders as partitions and requests runs for new classes and
-    for classes whose files changed. The cursor holds each class's signature."""
+    """Adds new class folders as partitions and requests ONE run over the new and changed
+    classes (one per run of consecutive partitions, when they are not consecutive: new
+    classes always are). The cursor holds each class's signature."""
     seen = json.loads(context.cursor) if context.cursor else {}
     current = {}
     for name, signature in source.class_signatures().items():
@@ -26,13 +28,20 @@ def fruit_class_sensor(context: SensorEvaluationContext, source: FruitSource):
             current[check_partition_key(name)] = signature
         except InvalidPartitionKey as exc:
             context.log.warning(str(exc))
-    known = set(context.instance.get_dynamic_partitions(fruit_classes.name))
+    registered = context.instance.get_dynamic_partitions(fruit_classes.name)
+    known = set(registered)
     new = sorted(c for c in current if c not in known)
     changed = sorted(c for c in current if c in known and c in seen and seen[c] != current[c])
     if not new and not changed:
         return SkipReason("No new or changed fruit classes.")
+    ordered = registered + new  # the new partitions are added after the known ones
+    requests = []
+    for first, last in consecutive_runs(ordered, new + changed):
+        covered = ordered[ordered.index(first) : ordered.index(last) + 1]
+        run_key = hashlib.sha256(json.dumps({c: current[c] for c in covered}).encode()).hexdigest()[:16]
+        requests.append(RunRequest(run_key=run_key, tags=range_tags(first, last)))
     return SensorResult(
-        run_requests=[RunRequest(partition_key=c, run_key=f"{c}:{current[c]}") for c in new + changed],
+        run_requests=requests,
         dynamic_partitions_requests=[fruit_classes.build_add_request(new)] if new else [],
         cursor=json.dumps(current, sort_keys=True),
     )

@@ -7,10 +7,10 @@ import shutil
 import pytest
 from dagster import AssetSelection, DagsterInstance, Definitions, build_op_context, define_asset_job
 from dagster._core.execution.context.invocation import DirectAssetCheckExecutionContext
-from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 from pyspark.sql import functions as F
 
 from fruits_assets import checks
+from fruits_assets.partitions import range_tags
 from fruits_assets.assets import ALL_ASSETS
 from fruits_assets.resources import FruitSource, LakeIOManager, LakeResource, LocalSpark, MobileNetResource
 from fruits_assets.spark_jobs.pca import CSV_NAME
@@ -52,7 +52,7 @@ def good(tmp_path_factory, real_sample, model_cache, spark):
     )
     instance = DagsterInstance.ephemeral()
     instance.add_dynamic_partitions("fruit_class", CLASSES)
-    tags = {ASSET_PARTITION_RANGE_START_TAG: CLASSES[0], ASSET_PARTITION_RANGE_END_TAG: CLASSES[-1]}
+    tags = range_tags(CLASSES[0], CLASSES[-1])
     images = defs.resolve_job_def("images").execute_in_process(instance=instance, tags=tags)
     pca = defs.resolve_job_def("pca").execute_in_process(instance=instance)
     evaluations = images.get_asset_check_evaluations() + pca.get_asset_check_evaluations()

@@ -1,11 +1,16 @@
-"""Class discovery: new folders become partitions with a run request; no change, no request."""
+"""Class discovery: new folders become partitions with ONE run request over them; changed
+classes are requested too; no change, no request."""
 
 import shutil
 
 from dagster import DagsterInstance, build_sensor_context
 
 from fruits_assets.resources import FruitSource
+from fruits_assets.partitions import RANGE_END_TAG, RANGE_START_TAG, consecutive_runs, range_tags
 from fruits_assets.sensors import fruit_class_sensor
+from fruits_assets_tests.conftest import SHARED_SAMPLE
+
+CLASSES_SORTED = sorted(p.name for p in (SHARED_SAMPLE / "Training").iterdir())
 
 
 def _tick(instance, source, cursor=None):
@@ -20,7 +25,8 @@ def test_new_and_changed_classes_are_requested(tmp_path, real_sample):
 
     first = _tick(instance, source)
     assert len(first.dynamic_partitions_requests[0].partition_keys) == 24
-    assert len(first.run_requests) == 24
+    [everything] = first.run_requests
+    assert everything.tags == range_tags(CLASSES_SORTED[0], CLASSES_SORTED[-1])
     instance.add_dynamic_partitions("fruit_class", list(first.dynamic_partitions_requests[0].partition_keys))
 
     quiet = _tick(instance, source, first.cursor)
@@ -32,6 +38,30 @@ def test_new_and_changed_classes_are_requested(tmp_path, real_sample):
     (source / "Test" / "Cherry 1" / next((source / "Test" / "Cherry 1").iterdir()).name).unlink()
     third = _tick(instance, source, first.cursor)
     assert list(third.dynamic_partitions_requests[0].partition_keys) == ["Apple Fresh 9"]
-    assert sorted(r.partition_key for r in third.run_requests) == ["Apple Fresh 9", "Cherry 1"]
+    ranges = sorted((r.tags[RANGE_START_TAG], r.tags[RANGE_END_TAG]) for r in third.run_requests)
+    assert ranges == [("Apple Fresh 9", "Apple Fresh 9"), ("Cherry 1", "Cherry 1")], "not consecutive: two runs"
     instance.add_dynamic_partitions("fruit_class", ["Apple Fresh 9"])
     assert not getattr(_tick(instance, source, third.cursor), "run_requests", None)
+
+
+def test_three_new_classes_give_one_run_over_the_three(tmp_path, real_sample):
+    source = tmp_path / "source"
+    shutil.copytree(real_sample, source)
+    instance = DagsterInstance.ephemeral()
+    first = _tick(instance, source)
+    instance.add_dynamic_partitions("fruit_class", list(first.dynamic_partitions_requests[0].partition_keys))
+    for name in ("Kiwi 1", "Kiwi 2", "Kiwi 3"):
+        (source / "Training" / name).mkdir()
+        shutil.copy(next((source / "Training" / "Apple 6").iterdir()), source / "Training" / name / "0_100.jpg")
+    tick = _tick(instance, source, first.cursor)
+    assert list(tick.dynamic_partitions_requests[0].partition_keys) == ["Kiwi 1", "Kiwi 2", "Kiwi 3"]
+    [run] = tick.run_requests
+    assert run.tags == range_tags("Kiwi 1", "Kiwi 3")
+
+
+def test_consecutive_runs_cover_exactly_the_wanted_keys():
+    ordered = ["a", "b", "c", "d", "e"]
+    assert consecutive_runs(ordered, ["b", "c", "d"]) == [("b", "d")]
+    assert consecutive_runs(ordered, ["e", "a", "c"]) == [("a", "a"), ("c", "c"), ("e", "e")]
+    assert consecutive_runs(ordered, []) == []
+    assert consecutive_runs(ordered, ordered) == [("a", "e")]

@@ -5,13 +5,11 @@ PCA and fruit_classifier, whose Test accuracy must clear its check's floor."""
 import hashlib
 from pathlib import Path
 
-from dagster import DagsterInstance, Definitions, RunsFilter
-from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
-
-from dagster import AssetKey
+from dagster import AssetKey, DagsterInstance, Definitions, RunsFilter
 
 from fruits_assets.assets import fruit_classifier, image_features, pca_matrix, pca_model, raw_images
 from fruits_assets.checks import accuracy_above_floor
+from fruits_assets.partitions import range_tags
 from fruits_assets.resources import FruitSource, LakeIOManager, LakeResource, LocalSpark, MobileNetResource
 from fruits_assets.spark_jobs.layout import MANIFESTS, PLOTS, TABLES
 from fruits_assets_tests.conftest import RANDOM_MODEL
@@ -34,7 +32,7 @@ def _class_files(lake: Path, cls: str) -> dict[str, str]:
 def _launch(defs, instance, keys: list[str]):
     return defs.resolve_implicit_global_asset_job_def().execute_in_process(
         instance=instance,
-        tags={ASSET_PARTITION_RANGE_START_TAG: keys[0], ASSET_PARTITION_RANGE_END_TAG: keys[-1]},
+        tags=range_tags(keys[0], keys[-1]),
     )
 
 
