@@ -15,6 +15,22 @@ from fruits_assets.spark_jobs.pca import FittedPCA
 from fruits_assets_tests.conftest import REPO, project_env
 
 
+def test_definitions_load_and_describe_every_asset():
+    from dagster import Definitions
+
+    from fruits_assets.definitions import defs
+
+    Definitions.validate_loadable(defs)
+    specs = {s.key.path[-1]: s for s in defs.resolve_all_asset_specs()}
+    assert set(specs) == {"raw_images", "image_features", "pca_model", "pca_matrix", "fruit_classifier"}
+    for name, spec in specs.items():
+        assert spec.owners and spec.kinds and spec.tags.get("stage"), name
+        assert "dagster/code_references" in spec.metadata, name
+    jobs = {job.name: job for job in defs.jobs}
+    assert set(jobs) == {"images_by_class", "refit_model"}
+    assert defs.resolve_job_def("images_by_class").partitions_def.name == "fruit_class"
+
+
 def test_definitions_validate(tmp_path):
     dagster = Path(sys.executable).parent / "dagster"
     result = subprocess.run(

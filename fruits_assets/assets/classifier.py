@@ -7,7 +7,7 @@ from dagster import AssetExecutionContext, AutomationCondition, Config, Metadata
 from .. import classifier
 from ..resources import LakeResource
 from ..spark_jobs import plots
-from .common import png_markdown
+from .common import LAKE_ASSET, png_markdown
 
 PER_CLASS_SCHEMA = TableSchema(
     columns=[
@@ -28,9 +28,9 @@ class ClassifierConfig(Config):
 
 
 @asset(
-    io_manager_key="lake_io_manager",
-    group_name="fruits",
     kinds={"scikit-learn"},
+    tags={"stage": "model"},
+    **LAKE_ASSET,
     automation_condition=AutomationCondition.eager(),
 )
 def fruit_classifier(

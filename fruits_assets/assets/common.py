@@ -9,7 +9,9 @@ from ..resources import LakeResource
 from ..spark_jobs.layout import check_partition_key
 
 SPARK_POOL = "spark"  # dagster.yaml limits it to one step at a time
-ASSET_KWARGS = {"io_manager_key": "lake_io_manager", "group_name": "fruits", "pool": SPARK_POOL}
+OWNERS = ["team:fruits-data"]
+LAKE_ASSET = {"io_manager_key": "lake_io_manager", "group_name": "fruits", "owners": OWNERS}
+ASSET_KWARGS = {**LAKE_ASSET, "pool": SPARK_POOL}  # the Spark-backed assets
 
 
 def selected_classes(context: AssetExecutionContext, lake: LakeResource) -> list[str]:

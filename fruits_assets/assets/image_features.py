@@ -14,6 +14,7 @@ from .raw_images import raw_images
     deps=[raw_images],
     backfill_policy=BackfillPolicy.single_run(),
     kinds={"spark", "tensorflow", "parquet"},
+    tags={"stage": "features"},
     **ASSET_KWARGS,
 )
 def image_features(

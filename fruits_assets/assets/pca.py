@@ -22,7 +22,7 @@ class PCAConfig(Config):
     variance_target: Optional[float] = 0.95
 
 
-@asset(deps=[image_features], kinds={"spark"}, automation_condition=REFIT, **ASSET_KWARGS)
+@asset(deps=[image_features], kinds={"spark"}, tags={"stage": "model"}, automation_condition=REFIT, **ASSET_KWARGS)
 def pca_model(
     context: AssetExecutionContext, config: PCAConfig, spark: SparkRuntime, lake: LakeResource
 ) -> Output[dict]:
@@ -51,7 +51,10 @@ def pca_model(
     )
 
 
-@asset(deps=[pca_model, image_features], kinds={"spark", "csv"}, automation_condition=REFIT, **ASSET_KWARGS)
+@asset(
+    deps=[pca_model, image_features], kinds={"spark", "csv"}, tags={"stage": "model"}, automation_condition=REFIT,
+    **ASSET_KWARGS,
+)
 def pca_matrix(context: AssetExecutionContext, spark: SparkRuntime, lake: LakeResource) -> Output[dict]:
     """Every image projected on the components: CSV ``path,label,split,pc_1..pc_k``."""
     lake.store().check_writable()

@@ -14,6 +14,7 @@ MAX_STRIPS = 24  # classes shown in the run's thumbnail metadata
     partitions_def=fruit_classes,
     backfill_policy=BackfillPolicy.single_run(),
     kinds={"spark", "parquet"},
+    tags={"stage": "ingest"},
     **ASSET_KWARGS,
 )
 def raw_images(

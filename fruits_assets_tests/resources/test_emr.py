@@ -28,7 +28,7 @@ from fruits_assets.resources.regions import RegionError
 from fruits_assets_tests.conftest import RANDOM_MODEL, make_bucket
 
 # What the bootstrap does not install, so the step must not import it.
-NOT_ON_THE_CLUSTER = ("tensorflow", "keras", "dagster", "dagster_aws", "dagster_webserver", "dagster_pyspark")
+NOT_ON_THE_CLUSTER = ("tensorflow", "keras", "dagster", "dagster_aws", "dagster_webserver")
 BLOCKER = f"""
 import importlib.abc, sys
 class _NotOnTheCluster(importlib.abc.MetaPathFinder):
