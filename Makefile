@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 export FRUITS_HOME ?= $(CURDIR)
 
-.PHONY: install run test chromium ui partitions bench bench-smoke validate wheel emr-plan s3a-jars notebook clean
+.PHONY: install run test test-fast chromium ui partitions bench bench-smoke validate wheel emr-plan s3a-jars notebook clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,9 @@ run: install  ## materialize every asset on FRUITS_SOURCE (default: the embedded
 
 test: install chromium  ## the whole test suite
 	$(PY) -m pytest
+
+test-fast: install  ## the quick tier: no browser, no AWS emulation, no full-pipeline subprocess runs (under 3 minutes)
+	$(PY) -m pytest -m "not slow and not browser and not aws"
 
 chromium:  ## Debian's Chromium for the UI test: installed with apt when root and missing
 	@if [ ! -x /usr/bin/chromium ]; then \

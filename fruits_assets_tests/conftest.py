@@ -59,10 +59,11 @@ def model_cache(tmp_path_factory, spark) -> Path:
 
 def project_env(*drop_prefixes: str, **settings: str) -> dict:
     """This process's environment without its FRUITS_/DAGSTER_ settings (and any other
-    ``drop_prefixes``), on local[2] Spark, plus ``settings``: for subprocesses."""
+    ``drop_prefixes``), on local[2] Spark with seeded random weights (ImageNet cannot be
+    downloaded in CI), plus ``settings``: for subprocesses."""
     dropped = ("FRUITS_", "DAGSTER_", *drop_prefixes)
     env = {k: v for k, v in os.environ.items() if not k.startswith(dropped)}
-    return {**env, "FRUITS_SPARK_MASTER": "local[2]", **settings}
+    return {**env, "FRUITS_SPARK_MASTER": "local[2]", "FRUITS_WEIGHTS": "random", **settings}
 
 
 @pytest.fixture(scope="session")

@@ -6,10 +6,13 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 from bench import corpus
 from fruits_assets.spark_jobs.images import decode
 from fruits_assets_tests.conftest import REPO
+
+pytestmark = pytest.mark.slow
 
 
 def test_repeated_images_have_unique_bytes_and_identical_pixels(tmp_path, real_sample):

@@ -17,6 +17,8 @@ from fruits_assets.spark_jobs.pca import CSV_NAME
 from fruits_assets.spark_jobs.versioned import VersionedLake
 from fruits_assets_tests.conftest import RANDOM_MODEL, lake_uri, seed_lake
 
+pytestmark = pytest.mark.slow
+
 CLASSES = ["Cherry Sour 1", "Tomato Cherry Yellow 1"]
 CLASS = CLASSES[0]
 LOCAL = LocalSpark(master="local[2]")

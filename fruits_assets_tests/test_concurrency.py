@@ -11,10 +11,13 @@ import time
 import numpy as np
 import pandas as pd
 from dagster import DagsterEventType, DagsterInstance, RunsFilter
+import pytest
 
 from fruits_assets.assets.common import SPARK_POOL
 from fruits_assets.definitions import defs
 from fruits_assets_tests.conftest import REPO, project_env
+
+pytestmark = pytest.mark.slow
 
 CLASSES = ["Cherry 1", "Tomato Yellow 1"]
 

@@ -40,6 +40,7 @@ def test_definitions_validate(tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+@pytest.mark.slow
 def test_run_writes_the_csv_contract_into_fruits_lake(pipeline_run):
     home, lake, stdout, _ = pipeline_run
     assert len(stdout.splitlines()) <= 40, f"a first run reads in 40 lines at most:\n{stdout}"
@@ -62,6 +63,7 @@ def test_run_writes_the_csv_contract_into_fruits_lake(pipeline_run):
     assert f"test_accuracy: {recognition['accuracy']:.3f}" in stdout.replace("  ", "").replace(" :", ":")
 
 
+@pytest.mark.slow
 def test_io_manager_loads_every_asset_back(pipeline_run, spark):
     _, lake, _, _ = pipeline_run
     manager = LakeIOManager(lake=LakeResource(root=str(lake)), spark=LocalSpark(master="local[2]"))

@@ -2,9 +2,12 @@
 
 import nbformat
 from nbclient import NotebookClient
+import pytest
 
 from fruits_assets import sample
 from fruits_assets_tests.conftest import REPO
+
+pytestmark = pytest.mark.slow
 
 NOTEBOOK = REPO / "notebooks" / "explore.ipynb"
 

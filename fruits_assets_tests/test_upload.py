@@ -12,6 +12,8 @@ from fruits_assets.resources.regions import RegionError
 from fruits_assets.upload import sha256, upload
 from fruits_assets_tests.conftest import REPO, make_bucket
 
+pytestmark = pytest.mark.aws
+
 DEST = "s3://fruits-source/fruits-360"
 
 

@@ -6,6 +6,7 @@ import hashlib
 from pathlib import Path
 
 from dagster import AssetKey, DagsterInstance, Definitions, RunsFilter
+import pytest
 
 from fruits_assets.assets import fruit_classifier, image_features, pca_matrix, pca_model, raw_images
 from fruits_assets.checks import accuracy_above_floor
@@ -13,6 +14,8 @@ from fruits_assets.partitions import range_tags
 from fruits_assets.resources import FruitSource, LakeIOManager, LakeResource, LocalSpark, MobileNetResource
 from fruits_assets.spark_jobs.layout import MANIFESTS, PLOTS, TABLES
 from fruits_assets_tests.conftest import RANDOM_MODEL
+
+pytestmark = pytest.mark.slow
 
 PARTITIONED = ("raw_images", "rejected_images", "image_features")
 

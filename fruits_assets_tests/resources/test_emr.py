@@ -22,10 +22,12 @@ from fruits_assets.checks import every_file_accounted_for, features_are_1280_fin
 from fruits_assets.resources import EmrSpark, FruitSource, LakeIOManager, LakeResource, LocalSpark, MobileNetResource
 from fruits_assets.resources.emr import RUN_TAG
 from fruits_assets.resources.emr_release import EmrRelease
+from fruits_assets.resources.regions import RegionError
 from fruits_assets.resources.s3a import connection_conf, fetch_jars
 from fruits_assets.spark_jobs.layout import MODEL_CACHE
-from fruits_assets.resources.regions import RegionError
 from fruits_assets_tests.conftest import RANDOM_MODEL, make_bucket
+
+pytestmark = pytest.mark.aws
 
 # What the bootstrap does not install, so the step must not import it.
 NOT_ON_THE_CLUSTER = ("tensorflow", "keras", "dagster", "dagster_aws", "dagster_webserver")

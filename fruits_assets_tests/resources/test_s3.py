@@ -17,6 +17,8 @@ from fruits_assets.spark_jobs.versioned import COMMITTED
 from fruits_assets.upload import upload
 from fruits_assets_tests.conftest import make_bucket
 
+pytestmark = pytest.mark.aws
+
 
 @pytest.fixture
 def eu_lake(s3, s3_server) -> LakeResource:

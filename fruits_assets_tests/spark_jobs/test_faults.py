@@ -17,6 +17,8 @@ from fruits_assets.spark_jobs.layout import STAGING
 from fruits_assets.spark_jobs.versioned import VersionedLake
 from fruits_assets_tests.conftest import KILL_INSIDE_FIRST_COMMIT, REPO, RANDOM_MODEL, current_dir, lake_uri, run_images
 
+pytestmark = pytest.mark.slow
+
 CLASSES = ["Apple Red 1", "Cherry 1", "Tomato 1"]
 
 FEATURIZE = KILL_INSIDE_FIRST_COMMIT + textwrap.dedent(

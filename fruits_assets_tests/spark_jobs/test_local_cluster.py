@@ -5,7 +5,11 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
+
 from fruits_assets_tests.conftest import REPO, RANDOM_MODEL
+
+pytestmark = pytest.mark.slow
 
 SCRIPT = textwrap.dedent(
     """

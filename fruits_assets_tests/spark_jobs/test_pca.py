@@ -76,6 +76,7 @@ def whole_sample_lake(spark, real_sample, tmp_path_factory, model_cache):
     return lake
 
 
+@pytest.mark.slow
 def test_every_fit_finds_the_spectrum_numpy_finds(spark, whole_sample_lake):
     """Spark's own PCA.fit (pure-Java LAPACK) returned a wrong, near-flat spectrum on
     some calls for these 960 Training rows (features of seed-0 weights); every fit
