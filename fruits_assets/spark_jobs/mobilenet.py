@@ -93,7 +93,11 @@ def cached_weights(weights: str) -> list[str]:
     """The weights names under which the lake's model cache may already hold ``weights``."""
     if weights in (AUTO, IMAGENET):
         return [IMAGENET]
-    return [weights] if weights == RANDOM or is_converted(weights) else []
+    if weights == RANDOM or is_converted(weights):
+        return [weights]
+    if "://" not in weights and os.path.isfile(weights):  # a local weights file: named by its content
+        return [f"file:{sha256_file(weights)[:16]}"]
+    return []
 
 
 def architecture(image_size: int, input_size: int, weights: str | None):
