@@ -4,6 +4,7 @@ the real sample uploaded with ``fruits-assets upload``, every asset materialized
 encrypted, and a bucket outside the EU refused."""
 
 import io
+import json
 import subprocess
 import sys
 
@@ -75,6 +76,31 @@ def test_every_asset_on_s3_with_spark_on_s3a(s3, s3a_jars, real_sample, tmp_path
     staged = [k for k in keys if "/_staging/" in k and not k.endswith("/")]  # S3A keeps a folder marker
     assert staged == [], "nothing is left in staging"
     assert unencrypted(s3, "fruits-eu") == []
+
+    loaded = subprocess.run([sys.executable, "-c", LOAD_EVERY_ASSET], cwd=REPO, env=env, capture_output=True,
+                            text=True, timeout=600)
+    assert loaded.returncode == 0, loaded.stderr[-5000:]
+    assert json.loads(loaded.stdout.split("LOADED ", 1)[1]) == {
+        "raw_images": 50, "image_features": 50, "pca_model": k, "pca_matrix": 1200, "fruit_classifier": 24,
+    }
+
+
+# Every asset loaded back from the S3 lake through the IO manager, as a notebook would.
+LOAD_EVERY_ASSET = """
+import json
+from dagster import DagsterInstance
+from fruits_assets.definitions import defs
+instance = DagsterInstance.get()
+first = sorted(instance.get_dynamic_partitions("fruit_class"))[0]
+loaded = {
+    "raw_images": defs.load_asset_value("raw_images", partition_key=first, instance=instance).count(),
+    "image_features": defs.load_asset_value("image_features", partition_key=first, instance=instance).count(),
+    "pca_model": defs.load_asset_value("pca_model", instance=instance).k,
+    "pca_matrix": len(defs.load_asset_value("pca_matrix", instance=instance)),
+    "fruit_classifier": len(defs.load_asset_value("fruit_classifier", instance=instance).classes),
+}
+print("LOADED " + json.dumps(loaded))
+"""
 
 
 def test_a_lake_outside_the_eu_is_refused(s3, s3a_jars, tmp_path):
