@@ -232,7 +232,7 @@ def dispatch(args) -> int:
     if args.command == "s3a-jars":
         from .resources.s3a import jars_conf
 
-        for key, value in jars_conf(os.environ.get("FRUITS_S3A_JARS", "auto")).items():
+        for key, value in jars_conf(settings.s3a_jars()).items():
             print(f"{key}={value}")
         return 0
 

@@ -28,7 +28,7 @@ def local_resources() -> dict:
     on_s3 = any(is_remote(root) for root in (settings.lake_root(), settings.source_root()))
     scheme = "s3a" if on_s3 else "s3"
     lake = LakeResource(root=settings.lake_root(), spark_s3_scheme=scheme)
-    spark = LocalSpark(master=settings.spark_master(), use_s3a=on_s3, s3a_jars=os.environ.get("FRUITS_S3A_JARS", "auto"))
+    spark = LocalSpark(master=settings.spark_master(), use_s3a=on_s3, s3a_jars=settings.s3a_jars())
     return {
         "lake": lake,
         "source": FruitSource(root=settings.source_root(), spark_s3_scheme=scheme),
@@ -64,7 +64,6 @@ def aws_settings(env: Mapping[str, str] = os.environ, require_credentials: bool 
         "core_instance_type": env.get("FRUITS_EMR_CORE_INSTANCE_TYPE", "m5.2xlarge"),
         "core_instance_count": int(env.get("FRUITS_EMR_CORE_INSTANCE_COUNT", "2")),
         "release": env.get("FRUITS_EMR_RELEASE") or DEFAULT_RELEASE,
-        "s3a_jars": env.get("FRUITS_S3A_JARS", "auto"),
         "spark": env.get("FRUITS_SPARK", "emr"),
     }
 
@@ -90,7 +89,7 @@ def aws_resources() -> dict:
     guard = settings.allow_non_eu_region()
     lake = LakeResource(root=config["lake"], spark_s3_scheme=scheme, allow_non_eu_region=guard)
     source = FruitSource(root=config["source"], spark_s3_scheme=scheme, allow_non_eu_region=guard)
-    local_spark = LocalSpark(master=settings.spark_master(), use_s3a=True, s3a_jars=config["s3a_jars"])
+    local_spark = LocalSpark(master=settings.spark_master(), use_s3a=True, s3a_jars=settings.s3a_jars())
     return {
         "lake": lake,
         "source": source,

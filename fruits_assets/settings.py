@@ -33,6 +33,11 @@ def spark_master() -> str:
     return os.environ.get("FRUITS_SPARK_MASTER", "local[*]")
 
 
+def s3a_jars() -> str:
+    """``FRUITS_S3A_JARS``: where local Spark gets the S3A jars (auto | maven | pypi)."""
+    return os.environ.get("FRUITS_S3A_JARS", "auto")
+
+
 def deployment() -> str:
     return os.environ.get("FRUITS_DEPLOYMENT", "local")
 

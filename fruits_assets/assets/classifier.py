@@ -52,10 +52,11 @@ def fruit_classifier(
         "test_only_classes": report.test_only_classes,
     }
     version = lake.commit_objects("fruit_classifier", {classifier.MODEL_FILE: model.to_bytes()}, manifest)
+    uri = lake.store().uri(version)
     if report.test_only_classes:
         context.log.warning(f"Classes with Test images but no Training images, not scored: {report.test_only_classes}")
     return Output(
-        {**manifest, "uri": lake.store().uri(version)},
+        {**manifest, "uri": uri},
         metadata={
             "test_accuracy": MetadataValue.float(round(report.accuracy, 4)),
             f"top_{report.top_k}_accuracy": MetadataValue.float(round(report.top_k_accuracy, 4)),
@@ -74,6 +75,6 @@ def fruit_classifier(
             "confusion_matrix": png_markdown(
                 {"Confusion matrix (Test split)": plots.confusion(report.confusion, report.classes, report.accuracy)}
             ),
-            "lake_uri": lake.store().uri(version),
+            "lake_uri": uri,
         },
     )

@@ -54,14 +54,14 @@ class LakeResource(ConfigurableResource):
         """Write ``files`` as a new version of ``table``, then its ``_COMMITTED`` manifest,
         then remove older versions (the versioned-lake protocol, for small driver-side
         outputs). Returns the new version's key."""
-        store = self.store()
-        version = f"{TABLES[table]}/{new_version()}"
+        store, base = self.store(), TABLES[table]
+        version = f"{base}/{new_version()}"
         for name, data in files.items():
             store.write_bytes(f"{version}/{name}", data)
         store.write_bytes(f"{version}/{COMMITTED}", json.dumps(manifest, sort_keys=True, default=str).encode())
-        for older in store.list_dirs(TABLES[table]):
-            if older.startswith("v=") and f"{TABLES[table]}/{older}" < version:
-                store.delete_tree(f"{TABLES[table]}/{older}")
+        for older in store.list_dirs(base):
+            if older.startswith("v=") and f"{base}/{older}" < version:
+                store.delete_tree(f"{base}/{older}")
         return version
 
     def write_manifest(self, asset: str, partition: str | None, manifest: dict) -> str:

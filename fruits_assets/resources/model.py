@@ -5,8 +5,8 @@ from dataclasses import replace
 
 from dagster import ConfigurableResource
 
-from ..spark_jobs.layout import MODEL_CACHE
-from ..spark_jobs.mobilenet import ModelSpec, bundle, cache_key, cached_weights
+from ..spark_jobs.featurize import bundle_key
+from ..spark_jobs.mobilenet import ModelSpec, bundle, cached_weights
 from .lake import LakeResource
 
 
@@ -41,13 +41,8 @@ class MobileNetResource(ConfigurableResource):
         spec = self.spec()
         store = lake.store()
         for weights in cached_weights(spec.weights):
-            if store.exists(model_key(spec, weights)):
+            if store.exists(bundle_key(spec, weights)):
                 return replace(spec, weights=weights)
         payload, weights_used = bundle(spec)
-        store.write_bytes(model_key(spec, weights_used), payload)
+        store.write_bytes(bundle_key(spec, weights_used), payload)
         return replace(spec, weights=weights_used)
-
-
-def model_key(spec: ModelSpec, weights: str) -> str:
-    """Key of a converted network in the lake (relative to its root)."""
-    return f"{MODEL_CACHE}/{cache_key(spec, weights)}.bin"

@@ -80,17 +80,23 @@ def make_udf(spec: mobilenet.ModelSpec, broadcast, threads: int, builds):
     return features
 
 
+def bundle_key(spec: mobilenet.ModelSpec, weights: str) -> str:
+    """Where the converted network of ``spec`` with ``weights`` lives, relative to the lake root."""
+    return f"{MODEL_CACHE}/{mobilenet.cache_key(spec, weights)}.bin"
+
+
 def load_bundle(lake: VersionedLake, spec: mobilenet.ModelSpec) -> tuple[bytes, str]:
     """Model bytes for ``spec`` from the lake's model cache, building them if absent."""
-    cache = join(lake.root, MODEL_CACHE)
     for weights in mobilenet.cached_weights(spec.weights):
-        uri = join(cache, mobilenet.cache_key(spec, weights) + ".bin")
+        uri = join(lake.root, bundle_key(spec, weights))
         if lake.fs.exists(uri):
             return lake.fs.read_bytes(uri), weights
     if mobilenet.is_converted(spec.weights):
-        raise FileNotFoundError(f"The converted network {spec.weights} is not in the lake's model cache {cache}.")
+        raise FileNotFoundError(
+            f"The converted network {spec.weights} is not in the lake's model cache {join(lake.root, MODEL_CACHE)}."
+        )
     payload, weights_used = mobilenet.bundle(spec)
-    lake.fs.write_bytes(join(cache, mobilenet.cache_key(spec, weights_used) + ".bin"), payload)
+    lake.fs.write_bytes(join(lake.root, bundle_key(spec, weights_used)), payload)
     return payload, weights_used
 
 

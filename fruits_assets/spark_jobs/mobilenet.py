@@ -81,6 +81,7 @@ def _import_tensorflow_quietly() -> None:
         os.dup2(saved, 2)
         os.close(saved)
 
+
 _CONVERTED = re.compile(r"file:[0-9a-f]{16}")
 
 

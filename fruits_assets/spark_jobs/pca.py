@@ -10,9 +10,10 @@ count, sum of x, X^T X) with numpy, in parallel; the driver adds the partial sum
 partition order, never in task-completion order, so the covariance, the model and
 the CSV are the same bits on every run. The 1280x1280 covariance is decomposed with
 numpy on the driver, and the components become a standard ``PCAModel`` (Spark ML
-transform, save and load). ``PCA.fit`` itself is not used: with the pure-Java LAPACK of a pip-installed Spark (F2jLAPACK), it
-returned, for the very same covariance, the right spectrum on some calls and a
-near-flat wrong one (first component 0.7% instead of 67%) on others.
+transform, save and load). ``PCA.fit`` itself is not used: with the pure-Java LAPACK of
+a pip-installed Spark (F2jLAPACK), it returned, for the very same covariance, the right
+spectrum on some calls and a near-flat wrong one (first component 0.7% instead of 67%)
+on others.
 """
 
 from __future__ import annotations
