@@ -233,9 +233,9 @@ class EmrSpark(SparkRuntime):
         )
         with open_pipes_session(context=context, message_reader=reader, context_injector=PipesEnvContextInjector()) as session:
             step = self.step_request(name, params, staged["entry"], session.get_bootstrap_env_vars())
+            started = time.monotonic()  # from submission: the step's whole time on the cluster
             step_id = emr.add_job_flow_steps(JobFlowId=cluster, Steps=[step])["StepIds"][0]
             context.log.info(f"EMR step {step_id} ({name}) submitted to cluster {cluster}")
-            started = time.monotonic()
             try:
                 emr.get_waiter("step_complete").wait(
                     ClusterId=cluster, StepId=step_id, WaiterConfig={"Delay": max(1, int(self.poll_seconds))}
@@ -263,7 +263,7 @@ class EmrSpark(SparkRuntime):
             "emr_console_url": console,
             "emr_step_seconds": round(seconds, 1),
             "cluster_cores": self.core_instance_count * VCPUS.get(self.core_instance_type, 0) or None,
-            "estimated_cost_usd": None if hourly is None else round(hourly * seconds / 3600, 4),
+            "estimated_cost_usd": None if hourly is None else round(hourly * seconds / 3600, 6),
         }
 
     def hourly_prices(self) -> Optional[list[tuple[str, int, float, float]]]:
