@@ -107,7 +107,7 @@ def run(args: argparse.Namespace) -> dict:
     if "pipeline" not in args.skip:
         with PeakMemory() as memory:
             started = time.perf_counter()
-            metrics = jobs.run(spark, "featurize", {"lake_root": lake_uri, "classes": classes, "model": spec.to_dict()})
+            metrics = jobs.run(spark, "featurize", {"lake_root": lake_uri, "classes": classes, "model": spec.to_dict(), "force": True})
             measured["pipeline"] = {"images": metrics["rows"], "seconds": time.perf_counter() - started}
         results.update(memory.mib())
         results["python_workers"] = len(metrics["model_builds_by_worker"])

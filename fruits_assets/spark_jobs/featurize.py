@@ -4,6 +4,12 @@ The network is built once on the driver and shipped with ONE
 ``SparkContext.broadcast``; each Python worker builds its runner once (cached in
 this module, which workers import by reference) and reuses it for every batch of
 every task. A dict accumulator reports how many times each worker built it.
+
+Work is only done where it is needed: a class whose raw version and model are those
+its current features were computed from is left as it is, and an image whose content
+id already has features from the same model reuses them (another accumulator counts,
+per class, the images inferred and reused). Classes are written and committed a group
+at a time, so a failure keeps the groups committed before it.
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ from typing import Iterator
 import numpy as np
 import pandas as pd
 from pyspark.accumulators import AccumulatorParam
-from pyspark.sql import SparkSession
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import ArrayType, FloatType, StringType, StructField, StructType
 
@@ -29,6 +35,7 @@ from .uris import join
 from .versioned import CLASS_INDEX, VersionedLake, by_class
 
 ROWS_PER_TASK = 4000
+CHUNK_ROWS = 20_000  # images written and committed together; a later failure keeps them
 FEATURES_SCHEMA = StructType(
     [StructField(name, StringType()) for name in ("image_id", "path", "split", "label")]
     + [StructField("features", ArrayType(FloatType()))]
@@ -39,7 +46,7 @@ _RUNNER: dict = {}
 
 
 class CountsByWorker(AccumulatorParam):
-    """Accumulates {worker id: count}."""
+    """Accumulates {key: count} (keys: worker ids, or class and what was done)."""
 
     def zero(self, value):
         return {}
@@ -60,22 +67,36 @@ def worker_runner(key: str, spec: mobilenet.ModelSpec, broadcast, threads: int, 
     return _RUNNER["runner"]
 
 
-def _embed(runner, contents: pd.Series, size: int, batch_size: int) -> pd.Series:
+def _embed(runner, contents: pd.Series, size: int, batch_size: int) -> np.ndarray:
     features = np.empty((len(contents), mobilenet.FEATURES), dtype=np.float32)
     for start in range(0, len(contents), batch_size):
         chunk = contents.iloc[start : start + batch_size]
         features[start : start + len(chunk)] = runner(np.stack([decode(c, size) for c in chunk]))
-    return pd.Series(features.tolist())  # Spark turns each row into a list anyway: lists are cheaper
+    return features
 
 
-def make_udf(spec: mobilenet.ModelSpec, broadcast, threads: int, builds):
+def make_udf(spec: mobilenet.ModelSpec, broadcast, threads: int, builds, work):
+    """features(label, content, known features): the known features where there are
+    some, else the network's. ``work`` counts, per class, images inferred and reused."""
     key = uuid.uuid4().hex
 
     @F.pandas_udf("array<float>")
-    def features(batches: Iterator[pd.Series]) -> Iterator[pd.Series]:
-        runner = worker_runner(key, spec, broadcast, threads, builds)
-        for contents in batches:
-            yield _embed(runner, contents, spec.image_size, spec.batch_size)
+    def features(batches: Iterator[tuple[pd.Series, pd.Series, pd.Series]]) -> Iterator[pd.Series]:
+        runner = None
+        for labels, contents, known in batches:
+            todo = known.isna().to_numpy()
+            values = list(known)
+            if todo.any():
+                runner = runner or worker_runner(key, spec, broadcast, threads, builds)
+                computed = _embed(runner, contents[todo], spec.image_size, spec.batch_size)
+                for row, vector in zip(np.flatnonzero(todo), computed):
+                    values[row] = vector
+            counted: dict[str, int] = {}
+            for label, inferred in zip(labels, todo):
+                name = f"{label}\t{'inferred' if inferred else 'reused'}"
+                counted[name] = counted.get(name, 0) + 1
+            work.add(counted)
+            yield pd.Series([v.tolist() for v in values])  # lists: what Spark makes of each row anyway
 
     return features
 
@@ -100,14 +121,37 @@ def load_bundle(lake: VersionedLake, spec: mobilenet.ModelSpec) -> tuple[bytes, 
     return payload, weights_used
 
 
-def _raw_in_runs(spark: SparkSession, current: dict, classes: list[str], most_tasks: int):
-    """(raw images, their per-class counts, Spark tasks): at most ``most_tasks``
-    partitions of consecutive classes (see ``class_runs``), tagged by ``by_class``."""
-    runs = class_runs.plan([(c, current[c][1]) for c in classes], most_tasks)
-    uris = {c: uri for c, (uri, _) in current.items()}
+def _raw_in_runs(spark: SparkSession, current: dict, classes: list[str], rows: int) -> tuple[DataFrame, int]:
+    """(raw images of ``classes``, Spark tasks): partitions of consecutive classes (see
+    ``class_runs``) of about ROWS_PER_TASK rows, a multiple of the slots, tagged by ``by_class``."""
+    slots = spark.sparkContext.defaultParallelism
+    runs = class_runs.plan([(c, current[c][1]) for c in classes], slots * max(1, math.ceil(rows / (slots * ROWS_PER_TASK))))
+    uris = {c: current[c][0] for c in classes}
     raw = class_runs.read_runs(spark, uris, runs) if runs else spark.read.parquet(*uris.values())
-    tagged, counts = by_class(raw.select("image_id", "path", "split", "label", "content"), classes)
-    return tagged, counts, max(1, len(runs))
+    return by_class(raw.select("image_id", "path", "split", "label", "content"), classes), max(1, len(runs))
+
+
+def chunks(classes: list[str], rows: dict[str, int], most_rows: int) -> list[list[str]]:
+    """Consecutive groups of classes of at most ``most_rows`` rows (a bigger class is a
+    group of its own): each group is written and committed before the next starts."""
+    groups: list[list[str]] = []
+    size = 0
+    for cls in classes:
+        if not groups or size + rows[cls] > most_rows:
+            groups.append([])
+            size = 0
+        groups[-1].append(cls)
+        size += rows[cls]
+    return groups
+
+
+def _with_known_features(lake: VersionedLake, raw: DataFrame, reusable: list[str]) -> DataFrame:
+    """``raw`` plus ``_known``: the features the current versions of the ``reusable``
+    classes hold for the same image id (null where there are none)."""
+    if not reusable:
+        return raw.withColumn("_known", F.lit(None).cast("array<float>"))
+    known = lake.read_parquet("image_features", reusable).select("image_id", F.col("features").alias("_known"))
+    return raw.join(known.dropDuplicates(["image_id"]), "image_id", "left")
 
 
 def featurize(
@@ -115,49 +159,68 @@ def featurize(
     lake_root: str,
     classes: list[str],
     model: dict,
+    force: bool = False,
+    run_id: str | None = None,
+    chunk_rows: int = CHUNK_ROWS,
 ) -> dict:
-    """Compute features for ``classes``; commit one version per class; return metrics."""
+    """Compute features for the ``classes`` whose raw images or model changed (all with
+    ``force``), reusing the features of images already computed by the same model;
+    commit one version per class, a group of classes at a time; return metrics."""
     spec = mobilenet.ModelSpec(**model).validate()
     lake = VersionedLake(spark, lake_root)
     current = lake.current_rows("raw_images", classes)
-    total = sum(rows for _, rows in current.values())
-
     started = time.perf_counter()
     payload, weights_used = load_bundle(lake, spec)
     model_seconds = time.perf_counter() - started
-    sc = spark.sparkContext
-    broadcast = sc.broadcast(payload)
-    builds = sc.accumulator({}, CountsByWorker())
-    threads = spec.threads or int(sc.getConf().get("spark.task.cpus", "1"))
-    udf = make_udf(spec, broadcast, threads, builds)
+    model_id = mobilenet.cache_key(spec, weights_used)
+    previous = {c: lake.manifest("image_features", c) or {} for c in classes}
+    same_model = {c: not force and previous[c].get("model") == model_id for c in classes}
+    unchanged = [c for c in classes if same_model[c] and previous[c].get("raw_version") == current[c][0]]
+    todo = [c for c in classes if c not in unchanged]
+    per_class = {c: {**previous[c], "uri": lake.current("image_features", c), "inferred": 0, "reused": 0,
+                     "unchanged": True} for c in unchanged}
 
-    slots = sc.defaultParallelism
-    most_tasks = slots * max(1, math.ceil(total / (slots * ROWS_PER_TASK)))
     started = time.perf_counter()
-    raw, counts, tasks = _raw_in_runs(spark, current, classes, most_tasks)
-    features = raw.select(
-        "image_id", "path", "split", "label", CLASS_INDEX, udf("content").alias("features")
-    )
-    per_class = lake.write_by_class(
-        features,
-        "image_features",
-        classes,
-        FEATURES_SCHEMA,
-        {"weights": weights_used, "backend": spec.backend},
-        counts,
-        NO_FLOAT_DICTIONARY,
-    )
+    sc = spark.sparkContext
+    broadcast = sc.broadcast(payload) if todo else None
+    builds = sc.accumulator({}, CountsByWorker())
+    work = sc.accumulator({}, CountsByWorker())
+    threads = spec.threads or int(sc.getConf().get("spark.task.cpus", "1"))
+    udf = make_udf(spec, broadcast, threads, builds, work)
+    manifest = {"weights": weights_used, "backend": spec.backend, "model": model_id, "run_id": run_id}
+    tasks = 0
+    for group in chunks(todo, {c: current[c][1] for c in todo}, chunk_rows):
+        raw, group_tasks = _raw_in_runs(spark, current, group, sum(current[c][1] for c in group))
+        raw = _with_known_features(lake, raw, [c for c in group if same_model[c]])
+        features = raw.select(
+            "image_id", "path", "split", "label", CLASS_INDEX, udf("label", "content", "_known").alias("features")
+        )
+        written = lake.write_by_class(
+            features, "image_features", group, FEATURES_SCHEMA, manifest, NO_FLOAT_DICTIONARY,
+            per_class={c: {"raw_version": current[c][0]} for c in group},
+        )
+        done = dict(work.value)
+        for cls in group:
+            per_class[cls] = {**written[cls], "inferred": done.get(f"{cls}\tinferred", 0),
+                              "reused": done.get(f"{cls}\treused", 0), "unchanged": False}
+        tasks += group_tasks
     seconds = time.perf_counter() - started
-    broadcast.unpersist()
+    if broadcast is not None:
+        broadcast.unpersist()
+    inferred = sum(m["inferred"] for m in per_class.values())
     return {
-        "rows": total,
+        "rows": sum(rows for _, rows in current.values()),
+        "inferred": inferred,
+        "reused": sum(m["reused"] for m in per_class.values()),
+        "unchanged_classes": unchanged,
         "seconds": round(seconds, 3),
-        "images_per_second": round(total / seconds, 2) if seconds else None,
+        "images_per_second": round(inferred / seconds, 2) if seconds and inferred else None,
         "model_seconds": round(model_seconds, 3),
         "weights": weights_used,
         "backend": spec.backend,
+        "model": model_id,
         "threads_per_worker": threads,
         "tasks": tasks,
         "model_builds_by_worker": dict(builds.value),
-        "classes": per_class,
+        "classes": {c: per_class[c] for c in classes},
     }

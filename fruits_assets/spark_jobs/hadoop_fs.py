@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
+from typing import NamedTuple
 
 from pyspark.sql import SparkSession
 
@@ -24,13 +25,20 @@ def _checksum(path: str) -> str:
     return os.path.join(folder, f".{name}.crc")
 
 
-def _local_files(uri: str) -> list[tuple[str, int]]:
+class ListedFile(NamedTuple):
+    uri: str
+    size: int
+    modified_ms: int
+
+
+def _local_files(uri: str) -> list[ListedFile]:
     root = _local_path(uri).rstrip("/")
     found = []
     for folder, _, names in os.walk(root):
         for name in names:
             path = os.path.join(folder, name)
-            found.append((f"file:{path}", os.path.getsize(path)))
+            stat = os.stat(path)
+            found.append(ListedFile(f"file:{path}", stat.st_size, stat.st_mtime_ns // 1_000_000))
     return sorted(found)
 
 
@@ -69,8 +77,9 @@ class HadoopFS:
             return []
         return [(s.getPath().getName(), bool(s.isDirectory())) for s in fs.listStatus(path)]
 
-    def list_files(self, uri: str) -> list[tuple[str, int]]:
-        """(full URI, size) of every file below ``uri``, recursively, hidden files included."""
+    def list_files(self, uri: str) -> list[ListedFile]:
+        """Every file below ``uri`` (full URI, size, modification time), recursively,
+        hidden files included."""
         if self._is_local(uri):
             return _local_files(uri)
         path, fs = self._path(uri)
@@ -80,7 +89,7 @@ class HadoopFS:
         it = fs.listFiles(path, True)
         while it.hasNext():
             status = it.next()
-            found.append((status.getPath().toString(), int(status.getLen())))
+            found.append(ListedFile(status.getPath().toString(), int(status.getLen()), int(status.getModificationTime())))
         return found
 
     def copy(self, src: str, dst: str) -> None:

@@ -7,9 +7,14 @@ split and the reason). The source is only read.
 
 from __future__ import annotations
 
+import hashlib
+import json
+import math
 import posixpath
 import time
-from functools import reduce
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from urllib.parse import urlparse
 
 import pandas as pd
 from pyspark import StorageLevel
@@ -18,6 +23,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import BinaryType, IntegerType, StringType, StructField, StructType
 
 from . import plots
+from .hadoop_fs import ListedFile
 from .images import DEFAULT_MAX_PIXELS, DEFAULT_MIN_SIDE, inspect
 from .layout import PLOTS
 from .uris import join
@@ -31,6 +37,9 @@ RAW_SCHEMA = StructType(
 )
 REJECTED_SCHEMA = StructType([StructField(n, StringType()) for n in ("path", "label", "split", "reason")])
 _CHECK = "width int, height int, reason string"
+INGEST_FORMAT = 2  # part of every class's fingerprint: bump when the same files would ingest differently
+FILES_PER_TASK = 2500
+OPEN_COST_BYTES = 1024
 
 
 class SourceError(ValueError):
@@ -56,19 +65,97 @@ def _skipped_reason(uri: str, size: int, folder: str) -> str | None:
     return "empty_file" if size == 0 else None
 
 
+@dataclass
+class ClassFiles:
+    """What the driver's listing found for one class, in both splits."""
+
+    label: str
+    folders: list[str] = field(default_factory=list)
+    files: list[tuple[str, ListedFile]] = field(default_factory=list)  # (split, file)
+
+    def fingerprint(self, settings: dict) -> str:
+        """Changes whenever a file is added, removed, resized or touched, or a setting changes."""
+        listed = sorted((f.uri, f.size, f.modified_ms) for _, f in self.files)
+        payload = json.dumps({"format": INGEST_FORMAT, "settings": settings, "files": listed})
+        return hashlib.sha256(payload.encode()).hexdigest()
+
+    def skipped(self) -> list[tuple[str, str, str, str]]:
+        """(path, label, split, reason) of the files Spark's reader would not return."""
+        found = []
+        for split, f in self.files:
+            reason = _skipped_reason(f.uri, f.size, f"/{split}/{self.label}/")
+            if reason:
+                found.append((f.uri, self.label, split, reason))
+        return found
+
+
+def _list_classes(lake: VersionedLake, source_root: str, classes: list[str]) -> dict[str, ClassFiles]:
+    listings = {}
+    for cls in classes:
+        listing = ClassFiles(cls)
+        for split in SPLITS:
+            folder = join(source_root, split, cls)
+            files = lake.fs.list_files(folder)
+            if files or lake.fs.exists(folder):
+                listing.folders.append(folder)
+                listing.files += [(split, f) for f in files]
+        if not listing.folders:
+            raise SourceError(f"Class {cls!r} has no folder under {source_root}/{{{','.join(SPLITS)}}}.")
+        listings[cls] = listing
+    return listings
+
+
+def _location_pattern(source_root: str) -> str:
+    """A Java regex capturing (split, class) from the path Spark reports for a file under the root."""
+    root = urlparse(source_root).path.rstrip("/")
+    return rf"^[a-zA-Z0-9+.-]+:(?://[^/]*)?\Q{root}\E/({'|'.join(SPLITS)})/([^/]+)/"
+
+
+@contextmanager
+def _task_size(spark: SparkSession, files: int, total_bytes: int):
+    """Size the scan's tasks to the data: about FILES_PER_TASK small files per task
+    (Spark's defaults would make a task of every few dozen small files)."""
+    slots = spark.sparkContext.defaultParallelism
+    tasks = slots * max(1, math.ceil(files / (slots * FILES_PER_TASK)))
+    wanted = {
+        "spark.sql.files.openCostInBytes": str(OPEN_COST_BYTES),
+        "spark.sql.files.maxPartitionBytes": str(max(OPEN_COST_BYTES, (total_bytes + files * OPEN_COST_BYTES) // tasks + 1)),
+    }
+    before = {key: spark.conf.get(key) for key in wanted}
+    for key, value in wanted.items():
+        spark.conf.set(key, value)
+    try:
+        yield
+    finally:
+        for key, value in before.items():
+            spark.conf.set(key, value)
+
+
 def _write_thumbnails(lake: VersionedLake, raw: DataFrame, classes: list[str]) -> dict[str, str]:
-    """A strip of the first few images of each class, as ``meta/plots/raw_images/<class>.png``."""
+    """A strip of the first few images of each class, as ``meta/plots/raw_images/<class>.png``
+    (chosen on the path column, then only their bytes fetched)."""
     first = Window.partitionBy("label").orderBy("split", "path")
-    picked = raw.withColumn("_n", F.row_number().over(first)).where(F.col("_n") <= plots.THUMBNAILS_PER_CLASS)
-    contents: dict[str, list[bytes]] = {}
-    for row in picked.orderBy("label", "_n").select("label", "content").collect():
-        contents.setdefault(row["label"], []).append(bytes(row["content"]))
+    ranked = raw.select("path", F.row_number().over(first).alias("_n"))
+    picked = [r.path for r in ranked.where(F.col("_n") <= plots.THUMBNAILS_PER_CLASS).collect()]
+    contents: dict[str, list[tuple]] = {}
+    for row in raw.where(F.col("path").isin(picked)).select("label", "split", "path", "content").collect():
+        contents.setdefault(row["label"], []).append((row["split"], row["path"], bytes(row["content"])))
     written = {}
     for cls in classes:
         if contents.get(cls):
             written[cls] = join(lake.root, PLOTS, "raw_images", f"{cls}.png")
-            lake.fs.write_bytes(written[cls], plots.thumbnail_strip(contents[cls]))
+            lake.fs.write_bytes(written[cls], plots.thumbnail_strip([c for *_, c in sorted(contents[cls])]))
     return written
+
+
+def _unchanged(lake: VersionedLake, listings: dict[str, ClassFiles], settings: dict) -> dict[str, dict]:
+    """{class: its current raw manifest} for the classes whose files and settings match it."""
+    found = {}
+    for cls, listing in listings.items():
+        manifest = lake.manifest("raw_images", cls)
+        if manifest and manifest.get("fingerprint") == listing.fingerprint(settings) and lake.current("rejected_images", cls):
+            found[cls] = manifest
+    return found
 
 
 def ingest(
@@ -78,75 +165,101 @@ def ingest(
     classes: list[str],
     max_pixels: int = DEFAULT_MAX_PIXELS,
     min_side: int = DEFAULT_MIN_SIDE,
+    force: bool = False,
 ) -> dict:
-    """Ingest ``classes``; commit one raw and one rejected version per class; return metrics."""
+    """Ingest the ``classes`` whose files changed since their current version (all of
+    them with ``force``) in one scan; commit one raw and one rejected version per class;
+    return metrics, unchanged classes included (``"unchanged": true``)."""
     lake = VersionedLake(spark, lake_root)
     started = time.perf_counter()
-    frames, driver_rejects, files = [], [], {c: 0 for c in classes}
-    for cls in classes:
-        folders = [(s, join(source_root, s, cls)) for s in SPLITS if lake.fs.exists(join(source_root, s, cls))]
-        if not folders:
-            raise SourceError(f"Class {cls!r} has no folder under {source_root}/{{{','.join(SPLITS)}}}.")
-        for split, folder in folders:
-            listed = lake.fs.list_files(folder)
-            files[cls] += len(listed)
-            skipped = [(uri, _skipped_reason(uri, size, f"/{split}/{cls}/")) for uri, size in listed]
-            skipped = [(uri, cls, split, reason) for uri, reason in skipped if reason]
-            driver_rejects += skipped
-            if len(listed) > len(skipped):
-                frames.append(
-                    spark.read.format("binaryFile")
-                    .option("recursiveFileLookup", "true")
-                    .load(folder)
-                    .select(F.lit(split).alias("split"), F.lit(cls).alias("label"), "path", "content")
-                )
-
-    empty_raw = spark.createDataFrame([], RAW_SCHEMA)
-    checked = (
-        reduce(DataFrame.unionByName, frames)
-        .withColumn("check", _inspect_udf(max_pixels, min_side)("path", "content"))
-        .select("*", "check.*")
-        .drop("check")
-        .withColumn("image_id", F.sha2("content", 256))
-        .persist(StorageLevel.MEMORY_AND_DISK)
-        if frames
-        else empty_raw.withColumn("reason", F.lit(None).cast("string"))
-    )
-    first = Window.partitionBy("label", "image_id").orderBy("path")
-    valid = checked.where(F.col("reason").isNull()).withColumn("_n", F.row_number().over(first))
-    raw = valid.where("_n = 1").select(*RAW_SCHEMA.names)
-    rejected = (
-        checked.where(F.col("reason").isNotNull())
-        .select(*REJECTED_SCHEMA.names)
-        .unionByName(valid.where("_n > 1").select("path", "label", "split", F.lit("duplicate").alias("reason")))
-        .unionByName(spark.createDataFrame(driver_rejects, REJECTED_SCHEMA))
-    )
-    raw_written = lake.write_by_class(raw, "raw_images", classes, RAW_SCHEMA, {})
-    rejected_written = lake.write_by_class(rejected, "rejected_images", classes, REJECTED_SCHEMA, {})
-    thumbnails = _write_thumbnails(lake, raw, classes)
-    reasons = {c: {} for c in classes}
-    for row in rejected.groupBy("label", "reason").count().collect():
-        reasons[row["label"]][row["reason"]] = row["count"]
-    checked.unpersist()
-
+    settings = {"max_pixels": max_pixels, "min_side": min_side}
+    listings = _list_classes(lake, source_root, classes)
+    unchanged = {} if force else _unchanged(lake, listings, settings)
+    todo = [c for c in classes if c not in unchanged]
+    per_class = {c: _summary(lake, c, m, unchanged=True) for c, m in unchanged.items()}
+    if todo:
+        per_class.update(_ingest_classes(lake, source_root, [listings[c] for c in todo], settings))
     seconds = time.perf_counter() - started
-    per_class = {
-        c: {
-            "files": files[c],
-            "ingested": raw_written[c]["rows"],
-            "rejected": rejected_written[c]["rows"],
-            "rejected_by_reason": reasons[c],
-            "uri": raw_written[c]["uri"],
-            "thumbnails": thumbnails.get(c),
-        }
-        for c in classes
-    }
-    total = sum(files.values())
+    files = sum(len(listings[c].files) for c in todo)
     return {
-        "files": total,
+        "files": sum(len(listing.files) for listing in listings.values()),
         "ingested": sum(m["ingested"] for m in per_class.values()),
         "rejected": sum(m["rejected"] for m in per_class.values()),
+        "scanned_files": files,
+        "unchanged_classes": sorted(unchanged),
         "seconds": round(seconds, 3),
-        "files_per_second": round(total / seconds, 2) if seconds else None,
-        "classes": per_class,
+        "files_per_second": round(files / seconds, 2) if seconds and files else None,
+        "classes": {c: per_class[c] for c in classes},
     }
+
+
+def _summary(lake: VersionedLake, cls: str, raw: dict, unchanged: bool) -> dict:
+    rejected = lake.manifest("rejected_images", cls) or {}
+    return {
+        "files": raw["files"],
+        "ingested": raw["rows"],
+        "rejected": rejected.get("rows", 0),
+        "rejected_by_reason": rejected.get("rejected_by_reason", {}),
+        "uri": lake.current("raw_images", cls),
+        "thumbnails": raw.get("thumbnails"),
+        "unchanged": unchanged,
+    }
+
+
+def _ingest_classes(lake: VersionedLake, source_root: str, listings: list[ClassFiles], settings: dict) -> dict:
+    spark = lake.spark
+    classes = [listing.label for listing in listings]
+    skipped = [row for listing in listings for row in listing.skipped()]
+    skipped_uris = {row[0] for row in skipped}
+    scanned = [f for listing in listings for _, f in listing.files if f.uri not in skipped_uris]
+    folders = [folder for listing in listings for folder in listing.folders]
+    location = _location_pattern(source_root)
+    with _task_size(spark, len(scanned), sum(f.size for f in scanned)):
+        scan = (
+            spark.read.format("binaryFile").option("recursiveFileLookup", "true").load(folders)
+            .select(
+                F.regexp_extract("path", location, 1).alias("split"),
+                F.regexp_extract("path", location, 2).alias("label"),
+                "path",
+                "content",
+            )
+        ) if scanned else spark.createDataFrame([], "split string, label string, path string, content binary")
+        checked = (
+            scan.withColumn("check", _inspect_udf(settings["max_pixels"], settings["min_side"])("path", "content"))
+            .select("*", "check.*")
+            .drop("check")
+            .withColumn("image_id", F.sha2("content", 256))
+            .persist(StorageLevel.MEMORY_AND_DISK)
+        )
+        found: dict[str, dict] = {c: {} for c in classes}
+        for row in checked.groupBy("label", "reason").count().collect():  # also fills the cache
+            if row["label"] not in found:
+                raise SourceError(f"Spark read files outside the requested class folders ({row['label']!r}); nothing was written.")
+            found[row["label"]][row["reason"]] = row["count"]
+        valid = checked.where(F.col("reason").isNull())
+        first = Window.partitionBy("label", "image_id").orderBy("path")
+        later = valid.select("path", "label", "split", F.row_number().over(first).alias("_n")).where("_n > 1")
+        duplicated = later.drop("_n").collect()  # few, usually none
+        duplicates = spark.createDataFrame(duplicated, "path string, label string, split string")
+        raw = valid.join(F.broadcast(duplicates.select("path")), "path", "left_anti")
+        rejected = (
+            checked.where(F.col("reason").isNotNull())
+            .select(*REJECTED_SCHEMA.names)
+            .unionByName(duplicates.withColumn("reason", F.lit("duplicate")))
+            .unionByName(spark.createDataFrame(skipped, REJECTED_SCHEMA))
+        )
+        reasons = {c: {r: n for r, n in found[c].items() if r is not None} for c in classes}
+        for label, reason in [(r.label, "duplicate") for r in duplicated] + [(r[1], r[3]) for r in skipped]:
+            reasons[label][reason] = reasons[label].get(reason, 0) + 1
+        thumbnails = _write_thumbnails(lake, raw, classes)
+        fingerprints = {listing.label: listing.fingerprint(settings) for listing in listings}
+        files = {listing.label: len(listing.files) for listing in listings}
+        rejected_written = lake.write_by_class(
+            rejected, "rejected_images", classes, REJECTED_SCHEMA, {}, per_class={c: {"rejected_by_reason": reasons[c]} for c in classes}
+        )
+        raw_written = lake.write_by_class(
+            raw.select(*RAW_SCHEMA.names), "raw_images", classes, RAW_SCHEMA, settings,
+            per_class={c: {"fingerprint": fingerprints[c], "files": files[c], "thumbnails": thumbnails.get(c)} for c in classes},
+        )
+        checked.unpersist()
+    return {c: _summary(lake, c, raw_written[c], unchanged=False) for c in classes}

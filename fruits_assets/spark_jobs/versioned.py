@@ -17,6 +17,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import StructType
 
 from .hadoop_fs import HadoopFS
+from . import measurements
 from .layout import STAGING, table_dir
 from .uris import join
 
@@ -34,16 +35,33 @@ def new_version() -> str:
     return f"v={stamp}-{uuid.uuid4().hex[:8]}"
 
 
-def by_class(df: DataFrame, classes: list[str]) -> tuple[DataFrame, Observation]:
+def by_class(df: DataFrame, classes: list[str]) -> DataFrame:
     """``df`` (which has a ``label`` column) tagged with its class's position in
-    ``classes``, its rows counted per class as they flow, and sorted by class within
-    each partition. ``write_by_class`` writes such a frame, or a row-for-row
-    projection of it, as it streams in: one open file at a time, no sort at the end."""
+    ``classes`` and sorted by it within each partition. ``write_by_class`` writes such
+    a frame, or a row-for-row projection of it, as it streams in: one open file at a
+    time, no sort at the end."""
     index = F.create_map(*[F.lit(x) for i, c in enumerate(classes) for x in (c, i)])
-    counts = Observation(f"rows_by_class_{uuid.uuid4().hex}")
-    rows = [F.sum((F.col(CLASS_INDEX) == i).cast("long")).alias(str(i)) for i in range(len(classes))]
-    tagged = df.withColumn(CLASS_INDEX, index[F.col("label")]).observe(counts, *rows)
-    return tagged.sortWithinPartitions(CLASS_INDEX), counts
+    return df.withColumn(CLASS_INDEX, index[F.col("label")]).sortWithinPartitions(CLASS_INDEX)
+
+
+def _observed(df: DataFrame, classes: list[str], table: str) -> tuple[DataFrame, Observation]:
+    """``df`` measured per class as it is written: rows plus the table's ``MEASURES``."""
+    measures = {"rows": measurements.count, **measurements.MEASURES.get(table, {})}
+    observation = Observation(f"{table}_{uuid.uuid4().hex}")
+    exprs = [
+        measure(F.col(CLASS_INDEX) == i).alias(f"{name}@{i}")
+        for i in range(len(classes))
+        for name, measure in measures.items()
+    ]
+    return df.observe(observation, *exprs), observation
+
+
+def _per_class(observation: Observation, classes: list[str]) -> dict[str, dict]:
+    found: dict[str, dict] = {c: {} for c in classes}
+    for key, value in observation.get.items():
+        name, index = key.rsplit("@", 1)
+        found[classes[int(index)]][name] = value
+    return {c: measurements.finish(m) for c, m in found.items()}
 
 
 class VersionedLake:
@@ -124,28 +142,39 @@ class VersionedLake:
         classes: list[str],
         schema: StructType,
         manifest: dict,
-        counts: Observation | None = None,
         options: dict[str, str] | None = None,
+        per_class: dict[str, dict] | None = None,
     ) -> dict[str, dict]:
         """Write ``df`` in ONE Spark job, then commit one new version per class, empty
-        classes included. Returns {class: {rows, uri}}. ``df`` has a ``label`` column,
-        or comes from ``by_class`` (then pass its ``counts``); ``options`` go to the
-        Parquet writer."""
-        if counts is None:
-            df, counts = by_class(df, classes)
+        classes included, its manifest holding ``manifest`` and what was measured while
+        writing (rows, distinct image ids, the table's ``measurements.MEASURES``).
+        Returns {class: manifest + uri}. ``df`` has a ``label`` column, or comes from
+        ``by_class``; ``options`` go to the Parquet writer; ``per_class`` adds to the
+        manifest of each class."""
+        if CLASS_INDEX not in df.columns:
+            df = by_class(df, classes)
+        df, observation = _observed(df, classes, table)
         staged = self.staging()
         df.write.options(**(options or {})).partitionBy(CLASS_INDEX).parquet(staged)
-        counted = counts.get
-        counts_by_class = {c: int(counted[str(i)] or 0) for i, c in enumerate(classes)}
+        measured = _per_class(observation, classes)
+        for index, ids in self._distinct_ids(staged, schema).items():
+            measured[classes[index]]["distinct_ids"] = ids
         empty = join(staged, "_empty")
-        if not all(counts_by_class.values()):  # one empty Parquet file with the schema, copied below
+        if not all(m["rows"] for m in measured.values()):  # one empty Parquet file with the schema, copied below
             self.spark.createDataFrame([], schema).coalesce(1).write.parquet(empty)
         written = {}
         for i, cls in enumerate(classes):
             source = join(staged, f"{CLASS_INDEX}={i}")
-            if counts_by_class[cls] == 0:
+            if measured[cls]["rows"] == 0:
                 self.fs.copy(empty, source)
-            entry = {**manifest, "rows": counts_by_class[cls]}
+            entry = {**manifest, **(per_class or {}).get(cls, {}), "distinct_ids": 0, **measured[cls]}
             written[cls] = {**entry, "uri": self.commit(table, cls, source, entry)}
         self.fs.delete(staged)
         return written
+
+    def _distinct_ids(self, staged: str, schema: StructType) -> dict[int, int]:
+        """{class index: distinct image ids} of a staged write, reading that one column."""
+        if "image_id" not in schema.names or not any(d for _, d in self.fs.list_dir(staged)):
+            return {}
+        counted = self.spark.read.parquet(staged).groupBy(CLASS_INDEX).agg(F.countDistinct("image_id").alias("ids"))
+        return {row[CLASS_INDEX]: row["ids"] for row in counted.collect()}

@@ -30,7 +30,7 @@ FEATURIZE = KILL_INSIDE_FIRST_COMMIT + textwrap.dedent(
     if kill_at_marker == "yes":
         die_inside_first_commit()
     spark = build_session("local[2]")
-    jobs.run(spark, "featurize", {"lake_root": lake, "classes": classes, "model": model})
+    jobs.run(spark, "featurize", {"lake_root": lake, "classes": classes, "model": model, "force": True})
     """
 )
 

@@ -19,7 +19,7 @@ def test_write_read_list_copy_rename_delete(fs, tmp_path):
     fs.write_bytes(f"{root}/a/sub/two.bin", b"22")
     assert fs.read_bytes(f"{root}/a/one.bin") == b"second"
     assert sorted(fs.list_dir(f"{root}/a")) == [("one.bin", False), ("sub", True)]
-    listed = {uri.rsplit("/a/", 1)[1]: size for uri, size in fs.list_files(f"{root}/a") if ".crc" not in uri}
+    listed = {uri.rsplit("/a/", 1)[1]: size for uri, size, _ in fs.list_files(f"{root}/a") if ".crc" not in uri}
     assert listed == {"one.bin": 6, "sub/two.bin": 2}
 
     fs.copy(f"{root}/a", f"{root}/b")

@@ -38,7 +38,7 @@ JOB = KILL_INSIDE_FIRST_COMMIT + textwrap.dedent(
     spark = build_session("local[2]", s3a.spark_conf("pypi"))
     if moment == "ingest":
         jobs.run(spark, "ingest", {"source_root": source, "lake_root": lake, "classes": classes})
-    jobs.run(spark, "featurize", {"lake_root": lake, "classes": classes, "model": model})
+    jobs.run(spark, "featurize", {"lake_root": lake, "classes": classes, "model": model, "force": True})
     """
 )
 
