@@ -68,8 +68,8 @@ def report_steps(result) -> None:
 
 
 STEP_FIGURES = {
-    "raw_images": ("ingested", "rejected", "images_per_second"),
-    "image_features": ("rows", "images_per_second"),
+    "raw_images": ("ingested", "rejected", "unchanged_class_count", "images_per_second"),
+    "image_features": ("inferred", "reused", "unchanged_class_count", "images_per_second"),
     "pca_model": ("k", "train_rows"),
     "pca_matrix": ("rows", "k"),
     "fruit_classifier": ("test_accuracy", "classes"),
@@ -83,7 +83,10 @@ def run_pipeline(k: int | None, variance_target: float | None, verbose: bool = F
     and the classifier over every class with features."""
     from dagster import AssetKey
 
+    from .spark_jobs.pca import CSV_NAME
+
     from .definitions import defs
+    from .jobs import IMAGE_ASSETS
     from .partitions import consecutive_runs, range_tags
 
     dagster_instance = instance()
@@ -103,7 +106,7 @@ def run_pipeline(k: int | None, variance_target: float | None, verbose: bool = F
     for first, last in consecutive_runs(keys, wanted):
         images = job.execute_in_process(
             instance=dagster_instance,
-            asset_selection=[AssetKey("raw_images"), AssetKey("image_features")],
+            asset_selection=[AssetKey(name) for name in IMAGE_ASSETS],
             tags=range_tags(first, last),
             run_config=logging,
             raise_on_error=True,
@@ -119,10 +122,10 @@ def run_pipeline(k: int | None, variance_target: float | None, verbose: bool = F
     )
     report_steps(pca)
     lake = resources["lake"]
-    model = lake.read_manifest("pca_model")
-    matrix = lake.read_manifest("pca_matrix")
-    features = lake.read_manifest("image_features")
-    recognition = lake.read_manifest("fruit_classifier")
+    model = lake.manifest("pca_model")
+    matrix = lake.manifest("pca_matrix")
+    features = lake.manifest("image_features", wanted[0])
+    recognition = lake.manifest("fruit_classifier")
     return {
         "runs": [*runs, pca.run_id],
         "classes": len(wanted),
@@ -130,7 +133,7 @@ def run_pipeline(k: int | None, variance_target: float | None, verbose: bool = F
         "k": model["k"],
         "cumulative_variance": model["cumulative_variance"][-1],
         "weights": features["weights"],
-        "csv": matrix["csv"],
+        "csv": f"{lake.store().uri(lake.current_version('pca_matrix'))}/{CSV_NAME}",
         "test_accuracy": f"{recognition['accuracy']:.3f} (floor {recognition['accuracy_floor']:.3f}, "
                          f"top-{recognition['top_k']} {recognition['top_k_accuracy']:.3f})",
     }

@@ -29,12 +29,13 @@ def local_resources() -> dict:
     scheme = "s3a" if on_s3 else "s3"
     lake = LakeResource(root=settings.lake_root(), spark_s3_scheme=scheme)
     spark = LocalSpark(master=settings.spark_master(), use_s3a=on_s3, s3a_jars=settings.s3a_jars())
+    model = model_resource()
     return {
         "lake": lake,
         "source": FruitSource(root=settings.source_root(), spark_s3_scheme=scheme),
         "spark": spark,
-        "model": model_resource(),
-        "lake_io_manager": LakeIOManager(lake=lake, spark=spark),
+        "model": model,
+        "lake_io_manager": LakeIOManager(lake=lake, spark=spark, model=model),
     }
 
 
@@ -90,12 +91,13 @@ def aws_resources() -> dict:
     lake = LakeResource(root=config["lake"], spark_s3_scheme=scheme, allow_non_eu_region=guard)
     source = FruitSource(root=config["source"], spark_s3_scheme=scheme, allow_non_eu_region=guard)
     local_spark = LocalSpark(master=settings.spark_master(), use_s3a=True, s3a_jars=settings.s3a_jars())
+    model = model_resource()
     return {
         "lake": lake,
         "source": source,
         "spark": emr_runtime(config) if on_emr else local_spark,
-        "model": model_resource(),
-        "lake_io_manager": LakeIOManager(lake=lake, spark=local_spark),
+        "model": model,
+        "lake_io_manager": LakeIOManager(lake=lake, spark=local_spark, model=model),
     }
 
 

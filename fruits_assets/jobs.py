@@ -4,9 +4,11 @@ from dagster import AssetSelection, define_asset_job
 
 from .partitions import fruit_classes
 
+IMAGE_ASSETS = ("raw_images", "rejected_images", "mobilenet_v2", "image_features")
+
 images_by_class = define_asset_job(
     "images_by_class",
-    selection=AssetSelection.assets("raw_images", "image_features"),
+    selection=AssetSelection.assets(*IMAGE_ASSETS),
     partitions_def=fruit_classes,
     description="Ingest and featurize the chosen fruit classes (a range of classes is one run).",
 )

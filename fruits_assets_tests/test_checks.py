@@ -1,5 +1,7 @@
 """Asset checks: all pass on good data (bar the random-weights warning), and each
-one fails when a test corrupts the data it guards."""
+one fails when a test corrupts the data it guards. Corrupt data is committed through
+the lake's own writer, which measures what it writes: the checks read only those
+measurements (and a fresh listing of the source)."""
 
 import json
 import shutil
@@ -10,11 +12,13 @@ from dagster._core.execution.context.invocation import DirectAssetCheckExecution
 from pyspark.sql import functions as F
 
 from fruits_assets import checks
+from fruits_assets.jobs import IMAGE_ASSETS
 from fruits_assets.partitions import range_tags
 from fruits_assets.assets import ALL_ASSETS
 from fruits_assets.resources import FruitSource, LakeIOManager, LakeResource, LocalSpark, MobileNetResource
-from fruits_assets.spark_jobs.pca import CSV_NAME
-from fruits_assets.spark_jobs.versioned import VersionedLake
+from fruits_assets.spark_jobs import jobs
+from fruits_assets.spark_jobs.pca import FittedPCA
+from fruits_assets.spark_jobs.versioned import COMMITTED, VersionedLake
 from fruits_assets_tests.conftest import RANDOM_MODEL, lake_uri, seed_lake
 
 pytestmark = pytest.mark.slow
@@ -31,7 +35,7 @@ def _resources(source, lake) -> dict:
         "source": FruitSource(root=str(source)),
         "spark": LOCAL,
         "model": MobileNetResource(**RANDOM_MODEL),
-        "lake_io_manager": LakeIOManager(lake=lake_resource, spark=LOCAL),
+        "lake_io_manager": LakeIOManager(lake=lake_resource, spark=LOCAL, model=MobileNetResource(**RANDOM_MODEL)),
     }
 
 
@@ -47,7 +51,7 @@ def good(tmp_path_factory, real_sample, model_cache, spark):
         assets=ALL_ASSETS,
         asset_checks=checks.ALL_CHECKS,
         jobs=[
-            define_asset_job("images", AssetSelection.assets("raw_images", "image_features")),
+            define_asset_job("images", AssetSelection.assets(*IMAGE_ASSETS)),
             define_asset_job("pca", AssetSelection.assets("pca_model", "pca_matrix", "fruit_classifier")),
         ],
         resources=_resources(source, lake),
@@ -84,12 +88,19 @@ def _check(world, check, partition: str | None = CLASS):
 
 
 def _rewrite(spark, world, table: str, change) -> None:
-    """Commit a new version of ``table``/CLASS holding ``change(current rows)``."""
+    """Commit a new version of ``table``/CLASS holding ``change(current rows)``, through
+    ``write_by_class`` as the jobs write (so it is measured as it is written)."""
     lake = VersionedLake(spark, lake_uri(world["lake_dir"]))
-    rows = change(lake.read_parquet(table, [CLASS])).cache()
-    staged = lake.staging()
-    rows.write.parquet(staged)
-    lake.commit(table, CLASS, staged, {**lake.manifest(table, CLASS), "rows": rows.count()})
+    rows = change(lake.read_parquet(table, [CLASS]))
+    kept = {k: v for k, v in lake.manifest(table, CLASS).items() if k not in ("rows", "distinct_ids", "bad_vectors", "spread")}
+    lake.write_by_class(rows, table, [CLASS], rows.schema, kept)
+
+
+def _edit_manifest(world, table: str, partition: str | None, change) -> None:
+    """Change the current manifest of ``table`` in place."""
+    lake = LakeResource(root=str(world["lake_dir"]))
+    path = world["lake_dir"] / lake.current_version(table, partition) / COMMITTED
+    path.write_text(json.dumps(change(json.loads(path.read_text()))))
 
 
 def test_all_checks_pass_on_good_data_except_the_weights_warning(good):
@@ -136,29 +147,24 @@ def test_constant_features_fail(spark, world):
 
 
 def test_weights_warning_passes_only_for_imagenet(world):
-    lake = world["lake_dir"]
     assert not _check(world, checks.features_from_imagenet_weights).passed
-    manifest = lake / "meta" / "image_features" / f"{CLASS}.json"
-    manifest.write_text(json.dumps({**json.loads(manifest.read_text()), "weights": "imagenet"}))
+    _edit_manifest(world, "image_features", CLASS, lambda m: {**m, "weights": "imagenet"})
     assert _check(world, checks.features_from_imagenet_weights).passed
 
 
 def test_variance_target_not_reached_fails(world):
-    manifest = world["lake_dir"] / "meta" / "pca_model" / "_all.json"
-    data = json.loads(manifest.read_text())
-    data["cumulative_variance"][-1] = data["variance_target"] - 0.1
-    manifest.write_text(json.dumps(data))
+    _edit_manifest(world, "pca_model", None,
+                   lambda m: {**m, "cumulative_variance": [*m["cumulative_variance"][:-1], m["variance_target"] - 0.1]})
     assert not _check(world, checks.variance_target_reached, partition=None).passed
 
 
-@pytest.mark.parametrize("damage", ["drop_row", "drop_column"])
-def test_damaged_pca_csv_fails(world, damage):
-    (csv,) = world["lake_dir"].glob(f"data/pca/v=*/{CSV_NAME}")
-    lines = csv.read_text().splitlines()
-    if damage == "drop_row":
-        lines = lines[:-1]
-    else:
-        lines = [line.rsplit(",", 1)[0] for line in lines]
-    csv.write_text("\n".join(lines) + "\n")
-    csv.with_name(f".{csv.name}.crc").unlink()  # as if another tool had rewritten the file
+def test_features_changed_after_the_csv_fail_its_row_check(spark, world):
+    _rewrite(spark, world, "image_features", lambda rows: rows.orderBy("path").offset(1))
+    assert not _check(world, checks.one_row_per_feature_row_and_k_columns, partition=None).passed
+
+
+def test_csv_written_without_its_last_column_fails(spark, world, monkeypatch):
+    transform = FittedPCA.transform
+    monkeypatch.setattr(FittedPCA, "transform", lambda self, features: transform(self, features).drop(f"pc_{self.k}"))
+    jobs.run(spark, "pca_project", {"lake_root": lake_uri(world["lake_dir"]), "force": True})
     assert not _check(world, checks.one_row_per_feature_row_and_k_columns, partition=None).passed

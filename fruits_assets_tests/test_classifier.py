@@ -8,10 +8,11 @@ import pandas as pd
 import pytest
 from dagster import AssetKey, DagsterInstance, Definitions
 
+from fruits_assets_tests.conftest import RANDOM_MODEL
 from fruits_assets.assets import fruit_classifier, pca_matrix
 from fruits_assets.checks import accuracy_above_floor
 from fruits_assets.classifier import ClassifierError, FruitClassifier, train
-from fruits_assets.resources import LakeIOManager, LakeResource, LocalSpark
+from fruits_assets.resources import MobileNetResource, LakeIOManager, LakeResource, LocalSpark
 from fruits_assets.spark_jobs.pca import CSV_NAME
 
 CLASSES = [f"Fruit {i}" for i in range(6)]
@@ -68,7 +69,7 @@ def _materialize(lake: LakeResource):
     defs = Definitions(
         assets=[pca_matrix, fruit_classifier],
         asset_checks=[accuracy_above_floor],
-        resources={"lake": lake, "spark": LocalSpark(), "lake_io_manager": LakeIOManager(lake=lake, spark=LocalSpark())},
+        resources={"lake": lake, "spark": LocalSpark(), "lake_io_manager": LakeIOManager(lake=lake, spark=LocalSpark(), model=MobileNetResource(**RANDOM_MODEL))},
     )
     job = defs.resolve_implicit_global_asset_job_def()
     result = job.execute_in_process(instance=DagsterInstance.ephemeral(), asset_selection=[AssetKey("fruit_classifier")])

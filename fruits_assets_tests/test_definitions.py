@@ -1,6 +1,5 @@
 """The Dagster project end to end: validation, a full run, loading assets back."""
 
-import json
 import subprocess
 import sys
 from pathlib import Path
@@ -9,8 +8,9 @@ import pandas as pd
 import pytest
 from dagster import AssetKey, build_input_context
 
+from fruits_assets_tests.conftest import RANDOM_MODEL
 from fruits_assets import sample
-from fruits_assets.resources import LakeIOManager, LakeResource, LocalSpark
+from fruits_assets.resources import MobileNetResource, LakeIOManager, LakeResource, LocalSpark
 from fruits_assets.spark_jobs.pca import FittedPCA
 from fruits_assets_tests.conftest import REPO, project_env
 
@@ -22,7 +22,9 @@ def test_definitions_load_and_describe_every_asset():
 
     Definitions.validate_loadable(defs)
     specs = {s.key.path[-1]: s for s in defs.resolve_all_asset_specs()}
-    assert set(specs) == {"raw_images", "image_features", "pca_model", "pca_matrix", "fruit_classifier"}
+    assert set(specs) == {"raw_images", "rejected_images", "mobilenet_v2", "image_features", "pca_model", "pca_matrix",
+                          "fruit_classifier"}
+    assert {d.asset_key.path[-1] for d in specs["image_features"].deps} == {"raw_images", "mobilenet_v2"}
     for name, spec in specs.items():
         assert spec.owners and spec.kinds and spec.tags.get("stage"), name
         assert "dagster/code_references" in spec.metadata, name
@@ -55,10 +57,10 @@ def test_run_writes_the_csv_contract_into_fruits_lake(pipeline_run):
     assert list(matrix.columns) == ["path", "label", "split"] + [f"pc_{i}" for i in range(1, k + 1)]
     assert len(matrix) == sample.image_count()
     assert "weights: random" in stdout.replace("  ", "").replace(" :", ":")
-    manifests = {p.stem for p in (lake / "meta" / "image_features").glob("*.json")}
-    assert manifests == set(sample.CLASSES) | {"_all"}
-    assert json.loads((lake / "meta" / "image_features" / "_all.json").read_text())["weights"] == "random"
-    recognition = json.loads((lake / "meta" / "fruit_classifier" / "_all.json").read_text())
+    lake_resource = LakeResource(root=str(lake))
+    manifests = lake_resource.manifests("image_features", sample.CLASSES)
+    assert {m["weights"] for m in manifests.values()} == {"random"}
+    recognition = lake_resource.manifest("fruit_classifier")
     assert recognition["accuracy"] > recognition["accuracy_floor"]
     assert f"test_accuracy: {recognition['accuracy']:.3f}" in stdout.replace("  ", "").replace(" :", ":")
 
@@ -66,7 +68,7 @@ def test_run_writes_the_csv_contract_into_fruits_lake(pipeline_run):
 @pytest.mark.slow
 def test_io_manager_loads_every_asset_back(pipeline_run, spark):
     _, lake, _, _ = pipeline_run
-    manager = LakeIOManager(lake=LakeResource(root=str(lake)), spark=LocalSpark(master="local[2]"))
+    manager = LakeIOManager(lake=LakeResource(root=str(lake)), spark=LocalSpark(master="local[2]"), model=MobileNetResource(**RANDOM_MODEL))
     first_class = sorted(sample.CLASSES)[0]
     for asset in ("raw_images", "image_features"):
         frame = manager.load_input(build_input_context(asset_key=AssetKey(asset), partition_key=first_class))

@@ -2,7 +2,7 @@
 
 
 import pandas as pd
-from dagster import AssetExecutionContext, AutomationCondition, Config, MetadataValue, Output, TableColumn, TableRecord, TableSchema, asset
+from dagster import AssetExecutionContext, AutomationCondition, Config, MaterializeResult, MetadataValue, TableColumn, TableRecord, TableSchema, asset
 
 from .. import classifier
 from ..resources import LakeResource
@@ -35,7 +35,7 @@ class ClassifierConfig(Config):
 )
 def fruit_classifier(
     context: AssetExecutionContext, config: ClassifierConfig, pca_matrix: pd.DataFrame, lake: LakeResource
-) -> Output[dict]:
+) -> MaterializeResult:
     """Multinomial logistic regression trained on the Training split of the PCA matrix,
     evaluated on its Test split; the model is saved in the lake."""
     model, report = classifier.train(pca_matrix, seed=config.seed)
@@ -55,9 +55,9 @@ def fruit_classifier(
     uri = lake.store().uri(version)
     if report.test_only_classes:
         context.log.warning(f"Classes with Test images but no Training images, not scored: {report.test_only_classes}")
-    return Output(
-        {**manifest, "uri": uri},
+    return MaterializeResult(
         metadata={
+            "dagster/uri": uri,
             "test_accuracy": MetadataValue.float(round(report.accuracy, 4)),
             f"top_{report.top_k}_accuracy": MetadataValue.float(round(report.top_k_accuracy, 4)),
             "accuracy_floor": MetadataValue.float(round(floor, 4)),
@@ -75,6 +75,5 @@ def fruit_classifier(
             "confusion_matrix": png_markdown(
                 {"Confusion matrix (Test split)": plots.confusion(report.confusion, report.classes, report.accuracy)}
             ),
-            "lake_uri": uri,
         },
     )

@@ -2,15 +2,30 @@
 
 
 import base64
+import hashlib
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 
-from dagster import AssetExecutionContext, MetadataValue
+from dagster import (
+    AssetExecutionContext,
+    AssetKey,
+    AssetMaterialization,
+    DataVersion,
+    MetadataValue,
+    TableColumn,
+    TableSchema,
+)
+from pyspark.sql.types import StructType
 
 from ..resources import LakeResource
 from ..spark_jobs.layout import check_partition_key
 
 SPARK_POOL = "spark"  # dagster.yaml limits it to one step at a time
 OWNERS = ["team:fruits-data"]
-LAKE_ASSET = {"io_manager_key": "lake_io_manager", "group_name": "fruits", "owners": OWNERS}
+GROUP = "fruits"
+IO_MANAGER = "lake_io_manager"
+CODE_VERSION = "2"  # bump when an asset's code computes different data from the same inputs
+LAKE_ASSET = {"io_manager_key": IO_MANAGER, "group_name": GROUP, "owners": OWNERS, "code_version": CODE_VERSION}
 ASSET_KWARGS = {**LAKE_ASSET, "pool": SPARK_POOL}  # the Spark-backed assets
 
 
@@ -55,3 +70,37 @@ def run_metadata(metrics: dict, count_key: str) -> dict:
         **per_core,
         **runtime_metadata(metrics),
     }
+
+
+def column_schema(struct: StructType) -> TableSchema:
+    """A Spark schema as Dagster's ``dagster/column_schema``."""
+    return TableSchema(columns=[TableColumn(f.name, f.dataType.simpleString()) for f in struct.fields])
+
+
+def version_of(uris: Iterable[str | None]) -> DataVersion:
+    """The data version of a set of committed versions: it changes exactly when one of them does."""
+    return DataVersion(hashlib.sha256("\n".join(sorted(u or "" for u in uris)).encode()).hexdigest()[:16])
+
+
+def standard_metadata(rows: int, schema: TableSchema, uri: str) -> dict:
+    """The metadata Dagster's UI knows: row count, column schema, location."""
+    return {"dagster/row_count": MetadataValue.int(int(rows)), "dagster/column_schema": schema, "dagster/uri": uri}
+
+
+@contextmanager
+def committed_kept_on_failure(
+    context: AssetExecutionContext, lake: LakeResource, tables: list[str], classes: list[str]
+) -> Iterator[None]:
+    """If the job fails, record as materialized the classes it had already committed in
+    this run (their manifests carry the run id), then fail: a retry finds them unchanged."""
+    try:
+        yield
+    except Exception:
+        for table in tables:
+            for cls, manifest in lake.manifests(table, classes).items():
+                if manifest and manifest.get("run_id") == context.run_id:
+                    context.log_event(AssetMaterialization(
+                        asset_key=AssetKey(table), partition=cls,
+                        metadata={"committed_before_the_run_failed": True, "dagster/row_count": manifest["rows"]},
+                    ))
+        raise

@@ -1,17 +1,42 @@
-"""image_features: 1280 MobileNetV2 features per image, computed in Spark."""
+"""mobilenet_v2 and image_features: the converted network, and 1280 MobileNetV2
+features per image, computed in Spark."""
 
 
-from dagster import AssetExecutionContext, BackfillPolicy, MetadataValue, Output, asset
+from dagster import (
+    AssetExecutionContext,
+    AssetKey,
+    BackfillPolicy,
+    DataVersion,
+    MaterializeResult,
+    MetadataValue,
+    asset,
+)
 
 from ..partitions import fruit_classes
 from ..resources import LakeResource, MobileNetResource, SparkRuntime
-from .common import ASSET_KWARGS, run_metadata, selected_classes
-from .raw_images import raw_images
+from ..spark_jobs.featurize import FEATURES_SCHEMA, bundle_key
+from ..spark_jobs.layout import table_dir
+from ..spark_jobs.mobilenet import cache_key
+from .common import ASSET_KWARGS, LAKE_ASSET, column_schema, committed_kept_on_failure, run_metadata, selected_classes, standard_metadata, version_of
+
+
+@asset(kinds={"tensorflow"}, tags={"stage": "features"}, **LAKE_ASSET)
+def mobilenet_v2(lake: LakeResource, model: MobileNetResource) -> MaterializeResult:
+    """MobileNetV2 (ImageNet weights, no top, average pooling) converted for the workers
+    and stored in the lake's model cache; its data version names the weights, backend
+    and sizes, so a model change marks every feature stale."""
+    spec = model.prepare(lake)
+    key = cache_key(spec, spec.weights)
+    return MaterializeResult(
+        data_version=DataVersion(key),
+        metadata={"weights": spec.weights, "backend": spec.backend, "input_size": spec.input_size,
+                  "image_size": spec.image_size, "dagster/uri": f"{lake.spark_root}/{bundle_key(spec, spec.weights)}"},
+    )
 
 
 @asset(
     partitions_def=fruit_classes,
-    deps=[raw_images],
+    deps=[AssetKey("raw_images"), mobilenet_v2],
     backfill_policy=BackfillPolicy.single_run(),
     kinds={"spark", "tensorflow", "parquet"},
     tags={"stage": "features"},
@@ -19,29 +44,40 @@ from .raw_images import raw_images
 )
 def image_features(
     context: AssetExecutionContext, spark: SparkRuntime, lake: LakeResource, model: MobileNetResource
-) -> Output[dict]:
-    """MobileNetV2 (ImageNet, no top, average pooling) features of every raw image,
-    from a pandas UDF with the model broadcast once and built once per worker."""
+) -> MaterializeResult:
+    """MobileNetV2 features of every raw image, from a pandas UDF with the model broadcast
+    once and built once per worker. Only images without features from the same model
+    go through the network; unchanged classes are reported as unchanged."""
     classes = selected_classes(context, lake)
     spec = model.prepare(lake)
-    metrics = spark.run_job(
-        "featurize", context, lake_root=lake.spark_root, classes=classes, model=spec.to_dict()
-    )
+    with committed_kept_on_failure(context, lake, ["image_features"], classes):
+        metrics = spark.run_job(
+            "featurize", context, lake_root=lake.spark_root, classes=classes, model=spec.to_dict(), run_id=context.run_id
+        )
     if metrics["weights"] != "imagenet":
         context.log.warning(
             f"Features were computed with {metrics['weights']!r} weights, NOT ImageNet: "
             "they are fine for testing the pipeline but useless for recognition."
         )
     builds = metrics["model_builds_by_worker"]
-    return Output(
-        metrics,
+    per_class = metrics["classes"]
+    return MaterializeResult(
+        data_version=version_of(m["uri"] for m in per_class.values()),
         metadata={
+            **standard_metadata(metrics["rows"], column_schema(FEATURES_SCHEMA), f"{lake.spark_root}/{table_dir('image_features')}"),
             **run_metadata(metrics, "rows"),
+            "inferred": metrics["inferred"],
+            "reused": metrics["reused"],
+            "work_by_class": MetadataValue.json(
+                {c: {"inferred": m["inferred"], "reused": m["reused"], "unchanged": m["unchanged"]} for c, m in per_class.items()}
+            ),
+            "unchanged_class_count": len(metrics["unchanged_classes"]),
             "weights": metrics["weights"],
             "backend": metrics["backend"],
+            "model": metrics["model"],
             "model_seconds": metrics["model_seconds"],
             "python_workers": len(builds),
             "max_model_builds_per_worker": max(builds.values(), default=0),
-            "lake_uris": MetadataValue.json({c: m["uri"] for c, m in metrics["classes"].items()}),
+            "lake_uris": MetadataValue.json({c: m["uri"] for c, m in per_class.items()}),
         },
     )

@@ -3,11 +3,11 @@
 
 from typing import Optional
 
-from dagster import AssetExecutionContext, AutomationCondition, Config, MetadataValue, Output, asset
+from dagster import AssetExecutionContext, AutomationCondition, Config, DataVersion, MaterializeResult, MetadataValue, TableColumn, TableSchema, asset
 
 from ..resources import LakeResource, SparkRuntime
 from ..spark_jobs.pca import check_settings
-from .common import ASSET_KWARGS, png_markdown, runtime_metadata
+from .common import ASSET_KWARGS, png_markdown, runtime_metadata, standard_metadata
 from .image_features import image_features
 
 
@@ -25,8 +25,9 @@ class PCAConfig(Config):
 @asset(deps=[image_features], kinds={"spark"}, tags={"stage": "model"}, automation_condition=REFIT, **ASSET_KWARGS)
 def pca_model(
     context: AssetExecutionContext, config: PCAConfig, spark: SparkRuntime, lake: LakeResource
-) -> Output[dict]:
-    """Spark ML PCAModel of the Training split of every class with features."""
+) -> MaterializeResult:
+    """Spark ML PCAModel of the Training split of every class with features; refitted
+    only when some class's features or the settings changed."""
     target = None if config.k is not None else config.variance_target
     check_settings(config.k, target)
     lake.store().check_writable()
@@ -34,9 +35,11 @@ def pca_model(
     metrics = spark.run_job("pca_fit", context, lake_root=lake.spark_root, classes=classes, k=config.k, variance_target=target)
     if metrics["missing_classes"]:
         context.log.warning(f"Classes without features, left out: {metrics['missing_classes']}")
-    return Output(
-        metrics,
+    return MaterializeResult(
+        data_version=DataVersion(metrics["inputs"][:16]),
         metadata={
+            "dagster/uri": metrics["uri"],
+            "unchanged": metrics["unchanged"],
             "k": metrics["k"],
             "variance_target": MetadataValue.float(float(target)) if target else MetadataValue.null(),
             "cumulative_variance": MetadataValue.float(float(metrics["cumulative_variance"][-1])),
@@ -44,7 +47,6 @@ def pca_model(
             "train_rows": metrics["train_rows"],
             "classes": len(metrics["classes"]),
             "seconds": metrics["seconds"],
-            "lake_uri": metrics["uri"],
             "scree_plot": png_markdown({"Scree and cumulative variance": lake.read_uri(metrics["scree_png"])}),
             **runtime_metadata(metrics),
         },
@@ -55,13 +57,18 @@ def pca_model(
     deps=[pca_model, image_features], kinds={"spark", "csv"}, tags={"stage": "model"}, automation_condition=REFIT,
     **ASSET_KWARGS,
 )
-def pca_matrix(context: AssetExecutionContext, spark: SparkRuntime, lake: LakeResource) -> Output[dict]:
-    """Every image projected on the components: CSV ``path,label,split,pc_1..pc_k``."""
+def pca_matrix(context: AssetExecutionContext, spark: SparkRuntime, lake: LakeResource) -> MaterializeResult:
+    """Every image projected on the components: CSV ``path,label,split,pc_1..pc_k``
+    (rewritten only when the model or some class's features changed)."""
     lake.store().check_writable()
     metrics = spark.run_job("pca_project", context, lake_root=lake.spark_root)
-    return Output(
-        metrics,
+    schema = TableSchema(columns=[TableColumn(c, "string" if c in ("path", "label", "split") else "double")
+                                  for c in metrics["columns"]])
+    return MaterializeResult(
+        data_version=DataVersion(metrics["inputs"][:16]),
         metadata={
+            **standard_metadata(metrics["rows"], schema, metrics["csv"]),
+            "unchanged": metrics["unchanged"],
             "rows": metrics["rows"],
             "k": metrics["k"],
             "csv": MetadataValue.path(metrics["csv"]),

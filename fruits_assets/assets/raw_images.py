@@ -1,44 +1,82 @@
-"""raw_images: the images of each fruit class, with labels, in the lake."""
+"""raw_images and rejected_images: the images of each fruit class, with labels, in the
+lake, and every file that could not be used, with the reason."""
 
 
-from dagster import AssetExecutionContext, BackfillPolicy, MetadataValue, Output, asset
+from dagster import AssetExecutionContext, AssetSpec, BackfillPolicy, MaterializeResult, MetadataValue, multi_asset
 
 from ..partitions import fruit_classes
 from ..resources import FruitSource, LakeResource, SparkRuntime
-from .common import ASSET_KWARGS, png_markdown, run_metadata, selected_classes
+from ..spark_jobs.ingest import RAW_SCHEMA, REJECTED_SCHEMA
+from ..spark_jobs.layout import table_dir
+from .common import (
+    CODE_VERSION,
+    GROUP,
+    IO_MANAGER,
+    OWNERS,
+    SPARK_POOL,
+    column_schema,
+    committed_kept_on_failure,
+    png_markdown,
+    run_metadata,
+    selected_classes,
+    standard_metadata,
+    version_of,
+)
 
 MAX_STRIPS = 24  # classes shown in the run's thumbnail metadata
+IMAGE_TABLE = {"partitions_def": fruit_classes, "group_name": GROUP, "owners": OWNERS, "code_version": CODE_VERSION}
 
 
-@asset(
-    partitions_def=fruit_classes,
+@multi_asset(
+    specs=[
+        AssetSpec(
+            "raw_images", kinds={"spark", "parquet"}, tags={"stage": "ingest"}, **IMAGE_TABLE,
+            description="Usable images as Parquet: id (SHA-256 of the bytes), path, split, label, width, height, bytes.",
+        ).with_io_manager_key(IO_MANAGER),
+        AssetSpec(
+            "rejected_images", kinds={"spark", "parquet"}, tags={"stage": "ingest"}, **IMAGE_TABLE,
+            description="Every source file that was not ingested: path, label, split and the reason.",
+        ).with_io_manager_key(IO_MANAGER),
+    ],
     backfill_policy=BackfillPolicy.single_run(),
-    kinds={"spark", "parquet"},
-    tags={"stage": "ingest"},
-    **ASSET_KWARGS,
+    pool=SPARK_POOL,
 )
-def raw_images(
-    context: AssetExecutionContext, spark: SparkRuntime, lake: LakeResource, source: FruitSource
-) -> Output[dict]:
-    """Images of the selected classes as Parquet (id = SHA-256 of the bytes, path,
-    split, label, width, height, bytes); unusable files go to ``rejected_images``."""
+def raw_images(context: AssetExecutionContext, spark: SparkRuntime, lake: LakeResource, source: FruitSource):
+    """Ingest the selected classes in one scan; a class whose files are unchanged since its
+    current version is not read again (reported as unchanged)."""
     classes = selected_classes(context, lake)
     source.require(classes)
-    metrics = spark.run_job(
-        "ingest", context, source_root=source.spark_root, lake_root=lake.spark_root, classes=classes
-    )
-    rejected = {c: m["rejected_by_reason"] for c, m in metrics["classes"].items() if m["rejected"]}
-    shown = [c for c, m in metrics["classes"].items() if m["thumbnails"]][:MAX_STRIPS]
-    strips = {c: lake.read_uri(metrics["classes"][c]["thumbnails"]) for c in shown}
-    return Output(
-        metrics,
+    with committed_kept_on_failure(context, lake, ["rejected_images", "raw_images"], classes):
+        metrics = spark.run_job(
+            "ingest", context, source_root=source.spark_root, lake_root=lake.spark_root, classes=classes,
+            run_id=context.run_id,
+        )
+    per_class = metrics["classes"]
+    rejected = {c: m["rejected_by_reason"] for c, m in per_class.items() if m["rejected"]}
+    shown = [c for c, m in per_class.items() if m["thumbnails"] and not m["unchanged"]][:MAX_STRIPS]
+    strips = {c: lake.read_uri(per_class[c]["thumbnails"]) for c in shown}
+    unchanged = metrics["unchanged_classes"]
+    yield MaterializeResult(
+        asset_key="raw_images",
+        data_version=version_of(m["uri"] for m in per_class.values()),
         metadata={
+            **standard_metadata(metrics["ingested"], column_schema(RAW_SCHEMA), f"{lake.spark_root}/{table_dir('raw_images')}"),
             **run_metadata(metrics, "ingested"),
             "files": metrics["files"],
             "rejected": metrics["rejected"],
-            "rejected_by_class_and_reason": MetadataValue.json(rejected),
-            "lake_uris": MetadataValue.json({c: m["uri"] for c, m in metrics["classes"].items()}),
+            "unchanged_classes": MetadataValue.json(unchanged),
+            "unchanged_class_count": len(unchanged),
+            "lake_uris": MetadataValue.json({c: m["uri"] for c, m in per_class.items()}),
             "source": source.resolved_root(),
             "thumbnails": png_markdown(strips),
+        },
+    )
+    yield MaterializeResult(
+        asset_key="rejected_images",
+        data_version=version_of(lake.current_version("rejected_images", c) for c in classes),
+        metadata={
+            **standard_metadata(metrics["rejected"], column_schema(REJECTED_SCHEMA),
+                                f"{lake.spark_root}/{table_dir('rejected_images')}"),
+            "rejected_by_class_and_reason": MetadataValue.json(rejected),
         },
     )

@@ -1,10 +1,11 @@
 """IO manager of the lake.
 
-Assets hand it the metrics their Spark job returned (the job itself wrote the
-data, atomically, in the layout of ``spark_jobs.layout``); it stores them as a
-manifest per partition. It loads any asset back for Python code: a Spark
-DataFrame for the image tables, a ``FittedPCA`` for the model, and a pandas
-DataFrame for the CSV matrix, a ``FruitClassifier`` for the classifier.
+Assets return ``MaterializeResult``: their jobs write and commit the data
+themselves (in the layout of ``spark_jobs.layout``), and each version's manifest is
+its one record, so there is nothing to store here. It loads any asset back for
+Python code: a Spark DataFrame for the image tables, a ``FittedPCA`` for the model,
+a pandas DataFrame for the CSV matrix, a ``FruitClassifier`` for the classifier,
+and the converted network's bytes for ``mobilenet_v2``.
 """
 
 
@@ -17,6 +18,7 @@ from ..classifier import MODEL_FILE, FruitClassifier
 from ..spark_jobs.pca import CSV_NAME, FittedPCA
 from ..spark_jobs.versioned import VersionedLake
 from .lake import LakeResource
+from .model import MobileNetResource
 from .spark import LocalSpark
 
 SPARK_TABLES = ("raw_images", "rejected_images", "image_features")
@@ -25,20 +27,21 @@ SPARK_TABLES = ("raw_images", "rejected_images", "image_features")
 class LakeIOManager(ConfigurableIOManager):
     lake: ResourceDependency[LakeResource]
     spark: ResourceDependency[LocalSpark]
+    model: ResourceDependency[MobileNetResource]
 
-    def handle_output(self, context: OutputContext, obj: dict) -> None:
-        asset = context.asset_key.path[-1]
-        common = {k: v for k, v in obj.items() if k != "classes"}
-        base = {"run_id": context.run_id, "asset": asset}
-        if context.has_asset_partitions:
-            for key in context.asset_partition_keys:
-                self.lake.write_manifest(asset, key, {**base, "partition": key, **obj["classes"][key]})
-        self.lake.write_manifest(asset, None, {**base, **common})
+    def handle_output(self, context: OutputContext, obj) -> None:
+        if obj is not None:
+            raise TypeError(
+                f"{context.asset_key.to_user_string()} returned a value: assets of this lake write their own "
+                "data and return MaterializeResult."
+            )
 
     def load_input(self, context: InputContext):
         asset = context.upstream_output.asset_key.path[-1] if context.upstream_output else context.asset_key.path[-1]
         if asset == "pca_matrix":
             return pd.read_csv(io.BytesIO(self.lake.store().read_bytes(f"{self._current(asset)}/{CSV_NAME}")))
+        if asset == "mobilenet_v2":
+            return self.model.converted(self.lake)
         if asset == "fruit_classifier":
             return FruitClassifier.from_bytes(self.lake.store().read_bytes(f"{self._current(asset)}/{MODEL_FILE}"))
         lake = VersionedLake(self.spark.session(), self.lake.spark_root)

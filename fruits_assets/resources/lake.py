@@ -6,7 +6,7 @@ from typing import Optional
 
 from dagster import ConfigurableResource
 
-from ..spark_jobs.layout import MANIFESTS, TABLES
+from ..spark_jobs.layout import TABLES
 from ..spark_jobs.uris import is_remote, to_spark_uri
 from ..spark_jobs.versioned import COMMITTED, new_version
 from .object_store import LocalStore, S3Store, s3_client
@@ -64,11 +64,10 @@ class LakeResource(ConfigurableResource):
                 store.delete_tree(f"{base}/{older}")
         return version
 
-    def write_manifest(self, asset: str, partition: str | None, manifest: dict) -> str:
-        key = f"{MANIFESTS}/{asset}/{partition or '_all'}.json"
-        return self.store().write_bytes(key, json.dumps(manifest, sort_keys=True, default=str).encode())
+    def manifest(self, table: str, partition: str | None = None) -> dict | None:
+        """The manifest of the current committed version (what its job measured), or None."""
+        current = self.current_version(table, partition)
+        return None if current is None else json.loads(self.store().read_bytes(f"{current}/{COMMITTED}"))
 
-    def read_manifest(self, asset: str, partition: str | None = None) -> dict | None:
-        key = f"{MANIFESTS}/{asset}/{partition or '_all'}.json"
-        store = self.store()
-        return json.loads(store.read_bytes(key)) if store.exists(key) else None
+    def manifests(self, table: str, partitions: list[str]) -> dict[str, dict | None]:
+        return {p: self.manifest(table, p) for p in partitions}

@@ -34,6 +34,15 @@ class MobileNetResource(ConfigurableResource):
             threads=self.threads,
         ).validate()
 
+    def converted(self, lake: LakeResource) -> bytes:
+        """The converted network in the lake's model cache (what the workers receive)."""
+        spec = self.spec()
+        store = lake.store()
+        for weights in cached_weights(spec.weights):
+            if store.exists(bundle_key(spec, weights)):
+                return store.read_bytes(bundle_key(spec, weights))
+        raise LookupError(f"mobilenet_v2 ({spec.backend}, weights {spec.weights}) has not been materialized yet.")
+
     def prepare(self, lake: LakeResource) -> ModelSpec:
         """The spec with its weights resolved (``auto`` -> imagenet or random, a file ->
         ``file:<sha>``) and its converted network in the lake's model cache, built here if

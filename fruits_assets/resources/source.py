@@ -48,6 +48,10 @@ class FruitSource(ConfigurableResource):
             entry[0], entry[1], entry[2] = entry[0] + 1, entry[1] + size, max(entry[2], mtime)
         return {cls: ":".join(map(str, v)) for cls, v in sorted(signatures.items())}
 
+    def file_counts(self) -> dict[str, int]:
+        """{class: files under its folders, in both splits}."""
+        return {cls: int(signature.split(":")[0]) for cls, signature in self.class_signatures().items()}
+
     def classes(self) -> list[str]:
         """Valid class folder names; raise a SourceError if there are none."""
         found = sorted(self.class_signatures())

@@ -166,6 +166,7 @@ def ingest(
     max_pixels: int = DEFAULT_MAX_PIXELS,
     min_side: int = DEFAULT_MIN_SIDE,
     force: bool = False,
+    run_id: str | None = None,
 ) -> dict:
     """Ingest the ``classes`` whose files changed since their current version (all of
     them with ``force``) in one scan; commit one raw and one rejected version per class;
@@ -178,7 +179,7 @@ def ingest(
     todo = [c for c in classes if c not in unchanged]
     per_class = {c: _summary(lake, c, m, unchanged=True) for c, m in unchanged.items()}
     if todo:
-        per_class.update(_ingest_classes(lake, source_root, [listings[c] for c in todo], settings))
+        per_class.update(_ingest_classes(lake, source_root, [listings[c] for c in todo], settings, run_id))
     seconds = time.perf_counter() - started
     files = sum(len(listings[c].files) for c in todo)
     return {
@@ -206,7 +207,9 @@ def _summary(lake: VersionedLake, cls: str, raw: dict, unchanged: bool) -> dict:
     }
 
 
-def _ingest_classes(lake: VersionedLake, source_root: str, listings: list[ClassFiles], settings: dict) -> dict:
+def _ingest_classes(
+    lake: VersionedLake, source_root: str, listings: list[ClassFiles], settings: dict, run_id: str | None
+) -> dict:
     spark = lake.spark
     classes = [listing.label for listing in listings]
     skipped = [row for listing in listings for row in listing.skipped()]
@@ -255,10 +258,11 @@ def _ingest_classes(lake: VersionedLake, source_root: str, listings: list[ClassF
         fingerprints = {listing.label: listing.fingerprint(settings) for listing in listings}
         files = {listing.label: len(listing.files) for listing in listings}
         rejected_written = lake.write_by_class(
-            rejected, "rejected_images", classes, REJECTED_SCHEMA, {}, per_class={c: {"rejected_by_reason": reasons[c]} for c in classes}
+            rejected, "rejected_images", classes, REJECTED_SCHEMA, {"run_id": run_id},
+            per_class={c: {"rejected_by_reason": reasons[c]} for c in classes},
         )
         raw_written = lake.write_by_class(
-            raw.select(*RAW_SCHEMA.names), "raw_images", classes, RAW_SCHEMA, settings,
+            raw.select(*RAW_SCHEMA.names), "raw_images", classes, RAW_SCHEMA, {**settings, "run_id": run_id},
             per_class={c: {"fingerprint": fingerprints[c], "files": files[c], "thumbnails": thumbnails.get(c)} for c in classes},
         )
         checked.unpersist()

@@ -6,16 +6,13 @@ from typing import Callable
 
 from pyspark.sql import SparkSession
 
-from . import featurize, ingest, pca, quality
+from . import featurize, ingest, pca
 
 JOBS: dict[str, Callable[..., dict]] = {
     "ingest": ingest.ingest,
     "featurize": featurize.featurize,
     "pca_fit": pca.fit,
     "pca_project": pca.project,
-    "quality_raw_images": quality.raw_images,
-    "quality_image_features": quality.image_features,
-    "quality_pca_matrix": quality.pca_matrix,
 }
 
 

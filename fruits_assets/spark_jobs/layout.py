@@ -19,7 +19,6 @@ TABLES = {
 }
 MODEL_CACHE = "models/mobilenet_v2"
 STAGING = "_staging"
-MANIFESTS = "meta"
 PLOTS = "meta/plots"
 LOGS = "logs"
 

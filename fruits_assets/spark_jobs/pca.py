@@ -18,6 +18,7 @@ on others.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from typing import Iterator
@@ -154,22 +155,44 @@ def _signs(model: PCAModel) -> list[float]:
     return [1.0 if v >= 0 else -1.0 for v in biggest]
 
 
+def _inputs(described: dict) -> str:
+    """A digest of everything an output was computed from."""
+    return hashlib.sha256(json.dumps(described, sort_keys=True).encode()).hexdigest()
+
+
+def _unchanged(lake: VersionedLake, table: str, inputs: str, force: bool) -> dict | None:
+    """The current manifest (with its URI) of ``table`` if it was computed from ``inputs``."""
+    current = None if force else lake.current(table)
+    manifest = lake.manifest(table) if current else None
+    if manifest and manifest.get("inputs") == inputs:
+        return {**manifest, "uri": current, "unchanged": True}
+    return None
+
+
 def fit(
     spark: SparkSession,
     lake_root: str,
     classes: list[str],
     k: int | None = None,
     variance_target: float | None = 0.95,
+    force: bool = False,
 ) -> dict:
-    """Fit on the Training split of ``classes``; commit the model; return metrics."""
+    """Fit on the Training split of ``classes``; commit the model; return metrics. The
+    current model is kept (``"unchanged": true``) when neither the classes' feature
+    versions nor the settings changed, unless ``force``."""
     check_settings(k, variance_target)
     lake = VersionedLake(spark, lake_root)
     started = time.perf_counter()
-    missing = [c for c in classes if lake.current("image_features", c) is None]
+    versions = {c: lake.current("image_features", c) for c in classes}
+    missing = [c for c, uri in versions.items() if uri is None]
     classes = [c for c in classes if c not in missing]
-    features = lake.read_parquet("image_features", classes) if classes else None
-    if features is None:
+    if not classes:
         raise LookupError("No class has image_features yet: materialize image_features first.")
+    inputs = _inputs({"features": [versions[c] for c in classes], "k": k, "variance_target": variance_target})
+    done = _unchanged(lake, "pca_model", inputs, force)
+    if done:
+        return {**done, "scree_png": join(done["uri"], SCREE), "seconds": round(time.perf_counter() - started, 3)}
+    features = lake.spark.read.parquet(*[versions[c] for c in classes])
     rows, covariance, partitions = _covariance(features.where(F.col("split") == TRAIN_SPLIT))
     if rows < 2:
         raise ValueError(f"PCA needs at least 2 Training images; found {rows} in {len(classes)} class(es).")
@@ -192,21 +215,30 @@ def fit(
         "cumulative_variance": np.cumsum(explained).tolist(),
         "classes": classes,
         "missing_classes": missing,
+        "inputs": inputs,
     }
     uri = lake.commit("pca_model", None, staged, metrics)
-    return {**metrics, "uri": uri, "scree_png": join(uri, SCREE), "seconds": round(time.perf_counter() - started, 3)}
+    return {**metrics, "uri": uri, "unchanged": False, "scree_png": join(uri, SCREE),
+            "seconds": round(time.perf_counter() - started, 3)}
 
 
-def project(spark: SparkSession, lake_root: str) -> dict:
-    """Project every image of the classes the current model was fitted on into one CSV."""
+def project(spark: SparkSession, lake_root: str, force: bool = False) -> dict:
+    """Project every image of the classes the current model was fitted on into one CSV
+    (kept as it is when the model and those classes' features are unchanged)."""
     lake = VersionedLake(spark, lake_root)
     started = time.perf_counter()
     model_uri = lake.current("pca_model")
     if model_uri is None:
         raise LookupError("No pca_model in the lake yet: materialize pca_model first.")
-    fitted = FittedPCA.load(spark, model_uri)
     classes = lake.manifest("pca_model")["classes"]
-    matrix = fitted.transform(lake.read_parquet("image_features", classes)).orderBy("split", "label", "path")
+    features = lake.current_all("image_features", classes)
+    inputs = _inputs({"model": model_uri, "features": features})
+    done = _unchanged(lake, "pca_matrix", inputs, force)
+    if done:
+        return {**done, "csv": join(done["uri"], CSV_NAME), "scatter_png": join(done["uri"], SCATTER),
+                "seconds": round(time.perf_counter() - started, 3)}
+    fitted = FittedPCA.load(spark, model_uri)
+    matrix = fitted.transform(spark.read.parquet(*features)).orderBy("split", "label", "path")
     staged = lake.staging()
     matrix.coalesce(1).write.option("header", True).csv(join(staged, "parts"))
     part = next(n for n, d in lake.fs.list_dir(join(staged, "parts")) if n.startswith("part-"))
@@ -216,11 +248,13 @@ def project(spark: SparkSession, lake_root: str) -> dict:
     rows = written.count()
     points = written.select("label", F.col("pc_1").cast("double"), F.col(f"pc_{min(2, fitted.k)}").cast("double").alias("pc_2"))
     lake.fs.write_bytes(join(staged, SCATTER), plots.scatter(points.sample(min(1.0, SCATTER_POINTS / max(rows, 1)), seed=0).toPandas()))
-    metrics = {"rows": rows, "k": fitted.k, "model": model_uri}
+    metrics = {"rows": rows, "k": fitted.k, "columns": written.columns,
+               "model": model_uri, "classes": classes, "inputs": inputs}
     uri = lake.commit("pca_matrix", None, staged, metrics)
     return {
         **metrics,
         "uri": uri,
+        "unchanged": False,
         "csv": join(uri, CSV_NAME),
         "scatter_png": join(uri, SCATTER),
         "seconds": round(time.perf_counter() - started, 3),

@@ -1,8 +1,10 @@
-"""A single-run backfill of 3 classes out of 24: one run,
-3 partitions rewritten, the 21 others byte-identical. Then the first model on all 24:
+"""A single-run backfill of 3 changed classes out of 24: one run, 3 partitions
+rewritten (their features reused, not inferred again), the 21 others byte-identical. Then the first model on all 24:
 PCA and fruit_classifier, whose Test accuracy must clear its check's floor."""
 
 import hashlib
+import os
+import shutil
 from pathlib import Path
 
 from dagster import AssetKey, DagsterInstance, Definitions, RunsFilter
@@ -12,7 +14,7 @@ from fruits_assets.assets import fruit_classifier, image_features, pca_matrix, p
 from fruits_assets.checks import accuracy_above_floor
 from fruits_assets.partitions import range_tags
 from fruits_assets.resources import FruitSource, LakeIOManager, LakeResource, LocalSpark, MobileNetResource
-from fruits_assets.spark_jobs.layout import MANIFESTS, PLOTS, TABLES
+from fruits_assets.spark_jobs.layout import PLOTS, TABLES
 from fruits_assets_tests.conftest import RANDOM_MODEL
 
 pytestmark = pytest.mark.slow
@@ -23,7 +25,7 @@ PARTITIONED = ("raw_images", "rejected_images", "image_features")
 def _class_files(lake: Path, cls: str) -> dict[str, str]:
     """SHA-256 of every file that belongs to one class's partitions, by relative path."""
     roots = [lake / TABLES[t] / cls for t in PARTITIONED]
-    roots += [lake / MANIFESTS / asset for asset in ("raw_images", "image_features")] + [lake / PLOTS / "raw_images"]
+    roots += [lake / PLOTS / "raw_images"]
     files = {}
     for root in roots:
         for path in root.rglob("*") if root.name == cls else root.glob(f"{cls}.*"):
@@ -40,15 +42,17 @@ def _launch(defs, instance, keys: list[str]):
 
 
 def test_backfill_of_3_classes_rewrites_only_them(tmp_path, real_sample, lake):
-    classes = sorted(p.name for p in (real_sample / "Training").iterdir())
+    source = tmp_path / "source"
+    shutil.copytree(real_sample, source)
+    classes = sorted(p.name for p in (source / "Training").iterdir())
     assert len(classes) == 24
     spark = LocalSpark(master="local[2]")
     lake_resource = LakeResource(root=str(lake))
     defs = Definitions(
         assets=[raw_images, image_features],
         resources={
-            "spark": spark, "lake": lake_resource, "source": FruitSource(root=str(real_sample)),
-            "model": MobileNetResource(**RANDOM_MODEL), "lake_io_manager": LakeIOManager(lake=lake_resource, spark=spark),
+            "spark": spark, "lake": lake_resource, "source": FruitSource(root=str(source)),
+            "model": MobileNetResource(**RANDOM_MODEL), "lake_io_manager": LakeIOManager(lake=lake_resource, spark=spark, model=MobileNetResource(**RANDOM_MODEL)),
         },
     )
     instance = DagsterInstance.ephemeral()
@@ -58,8 +62,13 @@ def test_backfill_of_3_classes_rewrites_only_them(tmp_path, real_sample, lake):
     assert all(before.values())
 
     chosen = classes[5:8]
+    for cls in chosen:  # a newer modification time: the class must be read again, its images are the same
+        touched = next((source / "Training" / cls).iterdir())
+        os.utime(touched, ns=(touched.stat().st_atime_ns, touched.stat().st_mtime_ns + 10**9))
     backfill = _launch(defs, instance, chosen)
     assert backfill.success
+    features = backfill.asset_materializations_for_node("image_features")[0].metadata
+    assert features["inferred"].value == 0 and features["reused"].value == features["rows"].value > 0
     assert len(instance.get_runs(RunsFilter())) == 2, "the 3-class backfill is ONE run"
     ingest = backfill.asset_materializations_for_node("raw_images")
     assert sorted(m.partition for m in ingest) == chosen

@@ -152,7 +152,7 @@ def test_assets_and_checks_run_as_steps_of_one_transient_cluster_on_an_s3_lake(s
         resources={
             "spark": spark, "lake": lake_resource, "source": FruitSource(root=str(source)),
             "model": MobileNetResource(weights=RANDOM_MODEL["weights"], seed=RANDOM_MODEL["seed"]),
-            "lake_io_manager": LakeIOManager(lake=lake_resource, spark=LocalSpark()),
+            "lake_io_manager": LakeIOManager(lake=lake_resource, spark=LocalSpark(), model=MobileNetResource(**RANDOM_MODEL)),
         },
     )
     instance = DagsterInstance.ephemeral()

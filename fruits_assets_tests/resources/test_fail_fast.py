@@ -3,8 +3,9 @@
 import pytest
 from dagster import DagsterInstance, materialize
 
+from fruits_assets_tests.conftest import RANDOM_MODEL
 from fruits_assets.assets import raw_images
-from fruits_assets.resources import FruitSource, LakeIOManager, LakeResource, LocalSpark, SparkRuntime
+from fruits_assets.resources import MobileNetResource, FruitSource, LakeIOManager, LakeResource, LocalSpark, SparkRuntime
 from fruits_assets.resources.source import SourceError
 
 
@@ -21,7 +22,7 @@ def _materialize(source: FruitSource, lake: LakeResource, classes=("Apple 6",)):
     return materialize(
         [raw_images],
         resources={"spark": NoSpark(), "lake": lake, "source": source,
-                   "lake_io_manager": LakeIOManager(lake=lake, spark=LocalSpark())},
+                   "lake_io_manager": LakeIOManager(lake=lake, spark=LocalSpark(), model=MobileNetResource(**RANDOM_MODEL))},
         instance=instance,
         partition_key=classes[0],
         raise_on_error=False,

@@ -1,13 +1,13 @@
 """The lake, its IO manager, the source and the GDPR guard on S3 (a moto server on loopback)."""
 
 import io
-import json
 
 import pandas as pd
 import pytest
 from dagster import AssetKey, DagsterInstance, build_input_context, build_output_context, build_sensor_context
 
-from fruits_assets.resources import FruitSource, LakeIOManager, LakeResource, LocalSpark
+from fruits_assets_tests.conftest import RANDOM_MODEL
+from fruits_assets.resources import MobileNetResource, FruitSource, LakeIOManager, LakeResource, LocalSpark
 from fruits_assets.resources.regions import RegionError
 from fruits_assets.resources.source import SourceError
 from fruits_assets.partitions import range_tags
@@ -27,17 +27,11 @@ def eu_lake(s3, s3_server) -> LakeResource:
 
 
 def test_io_manager_round_trip_of_every_small_object(eu_lake, s3):
-    manager = LakeIOManager(lake=eu_lake, spark=LocalSpark())
-    metrics = {"rows": 3, "classes": {"Apple 6": {"rows": 2}, "Cherry 1": {"rows": 1}}}
-    context = build_output_context(
-        asset_key=AssetKey("image_features"), run_id="r1", partition_key=None,
-        asset_partitions_def=None,
-    )
-    manager.handle_output(context, {"rows": 3, "classes": {}})
-    assert eu_lake.read_manifest("image_features") == {"asset": "image_features", "rows": 3, "run_id": "r1"}
-    for key in ("Apple 6", "Cherry 1"):
-        eu_lake.write_manifest("image_features", key, {"partition": key, **metrics["classes"][key]})
-        assert eu_lake.read_manifest("image_features", key) == {"partition": key, **metrics["classes"][key]}
+    manager = LakeIOManager(lake=eu_lake, spark=LocalSpark(), model=MobileNetResource(**RANDOM_MODEL))
+    context = build_output_context(asset_key=AssetKey("image_features"), run_id="r1")
+    manager.handle_output(context, None)  # what MaterializeResult assets hand it: nothing to store
+    with pytest.raises(TypeError, match="return MaterializeResult"):
+        manager.handle_output(context, {"rows": 3})
 
     store = eu_lake.store()
     old, new = f"{TABLES['pca_matrix']}/v=1", f"{TABLES['pca_matrix']}/v=2"
@@ -54,7 +48,7 @@ def test_io_manager_round_trip_of_every_small_object(eu_lake, s3):
     loaded = manager.load_input(build_input_context(asset_key=AssetKey("pca_matrix")))
     pd.testing.assert_frame_equal(loaded, pd.read_csv(io.BytesIO(csv)))
     keys = [o["Key"] for o in s3.list_objects_v2(Bucket="fruits-lake")["Contents"]]
-    assert all(k.startswith("prod/") for k in keys) and "prod/meta/image_features/_all.json" in keys
+    assert all(k.startswith("prod/") for k in keys)
 
 
 def test_lake_outside_the_eu_is_refused_before_any_write(s3, s3_server):
@@ -105,8 +99,7 @@ def test_source_outside_the_eu_is_refused(s3, s3_server):
 
 
 def test_manifests_are_json_objects_with_sse(eu_lake, s3):
-    eu_lake.write_manifest("raw_images", "Kiwi", {"files": 2})
-    head = s3.head_object(Bucket="fruits-lake", Key="prod/meta/raw_images/Kiwi.json")
+    version = eu_lake.commit_objects("fruit_classifier", {"model.joblib": b"m"}, {"accuracy": 0.5})
+    head = s3.head_object(Bucket="fruits-lake", Key=f"prod/{version}/{COMMITTED}")
     assert head["ServerSideEncryption"] == "AES256"
-    body = s3.get_object(Bucket="fruits-lake", Key="prod/meta/raw_images/Kiwi.json")["Body"].read()
-    assert json.loads(body) == {"files": 2}
+    assert eu_lake.manifest("fruit_classifier") == {"accuracy": 0.5}
