@@ -6,6 +6,7 @@ from dagster import (
     AssetExecutionContext,
     AssetKey,
     BackfillPolicy,
+    Config,
     DataVersion,
     MaterializeResult,
     MetadataValue,
@@ -14,7 +15,7 @@ from dagster import (
 
 from ..partitions import fruit_classes
 from ..resources import LakeResource, MobileNetResource, SparkRuntime
-from ..spark_jobs.featurize import FEATURES_SCHEMA, bundle_key
+from ..spark_jobs.featurize import CHUNK_ROWS, FEATURES_SCHEMA, bundle_key
 from ..spark_jobs.layout import table_dir
 from ..spark_jobs.mobilenet import cache_key
 from .common import ASSET_KWARGS, LAKE_ASSET, column_schema, committed_kept_on_failure, run_metadata, selected_classes, standard_metadata, version_of
@@ -34,6 +35,14 @@ def mobilenet_v2(lake: LakeResource, model: MobileNetResource) -> MaterializeRes
     )
 
 
+class FeaturizeConfig(Config):
+    """``force``: infer every image again, even unchanged ones; ``rows_per_commit``: images
+    written and committed together (a later failure keeps what was committed)."""
+
+    force: bool = False
+    rows_per_commit: int = CHUNK_ROWS
+
+
 @asset(
     partitions_def=fruit_classes,
     deps=[AssetKey("raw_images"), mobilenet_v2],
@@ -43,7 +52,8 @@ def mobilenet_v2(lake: LakeResource, model: MobileNetResource) -> MaterializeRes
     **ASSET_KWARGS,
 )
 def image_features(
-    context: AssetExecutionContext, spark: SparkRuntime, lake: LakeResource, model: MobileNetResource
+    context: AssetExecutionContext, config: FeaturizeConfig, spark: SparkRuntime, lake: LakeResource,
+    model: MobileNetResource,
 ) -> MaterializeResult:
     """MobileNetV2 features of every raw image, from a pandas UDF with the model broadcast
     once and built once per worker. Only images without features from the same model
@@ -52,7 +62,8 @@ def image_features(
     spec = model.prepare(lake)
     with committed_kept_on_failure(context, lake, ["image_features"], classes):
         metrics = spark.run_job(
-            "featurize", context, lake_root=lake.spark_root, classes=classes, model=spec.to_dict(), run_id=context.run_id
+            "featurize", context, lake_root=lake.spark_root, classes=classes, model=spec.to_dict(),
+            force=config.force, run_id=context.run_id, chunk_rows=config.rows_per_commit,
         )
     if metrics["weights"] != "imagenet":
         context.log.warning(

@@ -20,6 +20,7 @@ class PCAConfig(Config):
 
     k: Optional[int] = None
     variance_target: Optional[float] = 0.95
+    force: bool = False  # refit even if no feature and no setting changed
 
 
 @asset(deps=[image_features], kinds={"spark"}, tags={"stage": "model"}, automation_condition=REFIT, **ASSET_KWARGS)
@@ -32,7 +33,8 @@ def pca_model(
     check_settings(config.k, target)
     lake.store().check_writable()
     classes = sorted(context.instance.get_dynamic_partitions("fruit_class"))
-    metrics = spark.run_job("pca_fit", context, lake_root=lake.spark_root, classes=classes, k=config.k, variance_target=target)
+    metrics = spark.run_job("pca_fit", context, lake_root=lake.spark_root, classes=classes, k=config.k, variance_target=target,
+                            force=config.force)
     if metrics["missing_classes"]:
         context.log.warning(f"Classes without features, left out: {metrics['missing_classes']}")
     return MaterializeResult(
