@@ -22,14 +22,15 @@ def _role(process: psutil.Process) -> str | None:
 
 
 class PeakMemory:
-    """Samples RSS every ``interval`` s while active (use as a context manager)."""
+    """Samples RSS every ``interval`` s while active (use as a context manager), of
+    ``root`` (this process by default) as the driver and of its JVM and workers."""
 
-    def __init__(self, interval: float = 0.1):
+    def __init__(self, interval: float = 0.1, root: psutil.Process | None = None):
         self.interval = interval
         self.peaks = {"driver_python": 0, "jvm": 0, "python_worker": 0}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
-        self._me = psutil.Process()
+        self._me = root or psutil.Process()
 
     def _sample(self) -> None:
         while not self._stop.is_set():

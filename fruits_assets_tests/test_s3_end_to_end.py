@@ -59,7 +59,7 @@ def test_every_asset_on_s3_with_spark_on_s3a(s3, s3a_jars, real_sample, tmp_path
 
     run = cli("run", env=env)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-5000:]
-    assert "s3a://fruits-eu/lake/data/pca/" in run.stdout
+    assert "s3://fruits-eu/lake/data/pca/" in run.stdout
 
     lake = LakeResource(root="s3://fruits-eu/lake")
     current = lake.current_version("pca_matrix")

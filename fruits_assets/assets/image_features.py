@@ -26,6 +26,7 @@ def mobilenet_v2(lake: LakeResource, model: MobileNetResource) -> MaterializeRes
     """MobileNetV2 (ImageNet weights, no top, average pooling) converted for the workers
     and stored in the lake's model cache; its data version names the weights, backend
     and sizes, so a model change marks every feature stale."""
+    lake.store().check_writable()
     spec = model.prepare(lake)
     key = cache_key(spec, spec.weights)
     return MaterializeResult(
