@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 export FRUITS_HOME ?= $(CURDIR)
 
-.PHONY: install run test test-fast chromium ui partitions bench bench-smoke validate wheel emr-plan s3a-jars notebook clean
+.PHONY: install run test test-fast chromium ui partitions bench bench-e2e bench-smoke validate wheel emr-plan s3a-jars notebook clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,9 @@ partitions: install  ## register every class folder of the source as a partition
 bench: install  ## throughput and memory benchmarks (see docs/benchmarks.md)
 	$(PY) -m bench.featurize --pca --json bench-results/featurize.json $(BENCH_ARGS)
 	$(PY) -m bench.scale --json bench-results/scale.json $(BENCH_ARGS)
+
+bench-e2e: install  ## the whole CLI run on 50,000 distinct images in 100 classes, then two re-runs (BENCH_ARGS="--images 5000")
+	$(PY) -m bench.e2e --json bench-results/e2e.json $(BENCH_ARGS)
 
 bench-smoke: install  ## the benchmark code on a few images (seconds, not a measurement)
 	$(PY) -m bench.featurize --images 24 --baseline-images 24 --pca

@@ -130,9 +130,15 @@ def main(argv: list[str] | None = None) -> int:
     source, lake, home = work / "source", work / "lake", work / "dagster_home"
     for folder in (source, lake, home):
         shutil.rmtree(folder, ignore_errors=True)
-    started = time.perf_counter()
-    per_class = build_tree(args.sample, source, args.images, args.classes)
-    print(f"tree: {sum(per_class.values())} images in {len(per_class)} classes ({time.perf_counter() - started:.0f} s to build)", flush=True)
+    tree = work / f"tree-{args.images}-{args.classes}"  # kept in --work: later runs link to it
+    if not (tree / "done").exists():
+        shutil.rmtree(tree, ignore_errors=True)
+        started = time.perf_counter()
+        per_class = build_tree(args.sample, tree, args.images, args.classes)
+        print(f"tree: {sum(per_class.values())} images in {len(per_class)} classes "
+              f"({time.perf_counter() - started:.0f} s to build)", flush=True)
+        (tree / "done").touch()
+    shutil.copytree(tree, source, copy_function=os.link, ignore=shutil.ignore_patterns("done"))
     cores = len(os.sched_getaffinity(0))
     limit = inference_limit(sorted(source.glob("*/*/*.jpg"))[:2000], cores)
     print(f"inference limit: {limit:.1f} images/s ({cores} cores)", flush=True)

@@ -12,11 +12,12 @@ WORKER_MARKERS = ("pyspark.daemon", "pyspark.worker")
 def _role(process: psutil.Process) -> str | None:
     try:
         cmdline = " ".join(process.cmdline())
+        name = process.name()
     except (psutil.NoSuchProcess, psutil.AccessDenied):
         return None
     if any(marker in cmdline for marker in WORKER_MARKERS):
         return "python_worker"
-    if "java" in process.name() or "org.apache.spark" in cmdline:
+    if "java" in name or "org.apache.spark" in cmdline:
         return "jvm"
     return None
 

@@ -83,3 +83,31 @@ def test_io_manager_loads_every_asset_back(pipeline_run, spark):
     projected = model.transform(every).toPandas().sort_values("path").reset_index(drop=True)
     expected = matrix.sort_values("path").reset_index(drop=True)
     pd.testing.assert_frame_equal(projected[expected.columns], expected, check_exact=False, rtol=1e-9)
+
+
+@pytest.mark.slow
+def test_a_launched_run_executes_its_steps_in_one_process(pipeline_run, tmp_path):
+    """As the UI launches it: every step of the run in one process, so one Spark session."""
+    import shutil
+
+    from dagster import DagsterInstance, RunsFilter
+
+    home, lake, _, env = pipeline_run
+    copy_home, copy_lake = tmp_path / "home", tmp_path / "lake"
+    shutil.copytree(home / "dh", copy_home)
+    shutil.copytree(lake, copy_lake)  # other paths: the PCA inputs differ, so both PCA steps run Spark
+    dagster = Path(sys.executable).parent / "dagster"
+    result = subprocess.run(
+        [str(dagster), "job", "execute", "-m", "fruits_assets.definitions", "-j", "refit_model"],
+        cwd=REPO, env={**env, "DAGSTER_HOME": str(copy_home), "FRUITS_LAKE": str(copy_lake)},
+        capture_output=True, text=True, timeout=600,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-5000:]
+    instance = DagsterInstance.from_config(str(copy_home))
+    run = instance.get_runs(RunsFilter(job_name="refit_model"))[0]
+    steps = {(r.dagster_event.step_key, r.dagster_event.pid) for r in instance.all_logs(run.run_id)
+             if r.dagster_event and r.dagster_event.step_key}
+    assert {s for s, _ in steps} >= {"pca_model", "pca_matrix", "fruit_classifier"}
+    assert len({pid for _, pid in steps}) == 1, steps
+    materialized = instance.get_latest_materialization_event(AssetKey("pca_model")).asset_materialization
+    assert materialized.metadata["unchanged"].value is False

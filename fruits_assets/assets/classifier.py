@@ -2,7 +2,7 @@
 
 
 import pandas as pd
-from dagster import AssetExecutionContext, AutomationCondition, Config, MaterializeResult, MetadataValue, TableColumn, TableRecord, TableSchema, asset
+from dagster import AssetExecutionContext, AutomationCondition, Config, DataVersion, MaterializeResult, MetadataValue, TableColumn, TableRecord, TableSchema, asset
 
 from .. import classifier
 from ..resources import LakeResource
@@ -37,7 +37,16 @@ def fruit_classifier(
     context: AssetExecutionContext, config: ClassifierConfig, pca_matrix: pd.DataFrame, lake: LakeResource
 ) -> MaterializeResult:
     """Multinomial logistic regression trained on the Training split of the PCA matrix,
-    evaluated on its Test split; the model is saved in the lake."""
+    evaluated on its Test split; the model is saved in the lake. Kept as it is when
+    neither the matrix version nor the config changed."""
+    trained_on = {"pca_matrix": lake.current_version("pca_matrix"), **config.model_dump()}
+    current = lake.manifest("fruit_classifier")
+    if current and current.get("trained_on") == trained_on:
+        return MaterializeResult(
+            data_version=DataVersion(lake.current_version("fruit_classifier")),
+            metadata={"unchanged": True, "test_accuracy": MetadataValue.float(round(current["accuracy"], 4)),
+                      "classes": current["classes"], "dagster/uri": lake.store().uri(lake.current_version("fruit_classifier"))},
+        )
     model, report = classifier.train(pca_matrix, seed=config.seed)
     floor = report.floor(config.chance_multiple)
     manifest = {
@@ -50,13 +59,16 @@ def fruit_classifier(
         "train_rows": report.train_rows,
         "test_rows": report.test_rows,
         "test_only_classes": report.test_only_classes,
+        "trained_on": trained_on,
     }
     version = lake.commit_objects("fruit_classifier", {classifier.MODEL_FILE: model.to_bytes()}, manifest)
     uri = lake.store().uri(version)
     if report.test_only_classes:
         context.log.warning(f"Classes with Test images but no Training images, not scored: {report.test_only_classes}")
     return MaterializeResult(
+        data_version=DataVersion(version),
         metadata={
+            "unchanged": False,
             "dagster/uri": uri,
             "test_accuracy": MetadataValue.float(round(report.accuracy, 4)),
             f"top_{report.top_k}_accuracy": MetadataValue.float(round(report.top_k_accuracy, 4)),

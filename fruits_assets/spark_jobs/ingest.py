@@ -79,6 +79,11 @@ class ClassFiles:
         payload = json.dumps({"format": INGEST_FORMAT, "settings": settings, "files": listed})
         return hashlib.sha256(payload.encode()).hexdigest()
 
+    def first_files(self, count: int) -> list[ListedFile]:
+        """The first ``count`` files Spark reads, by split and path."""
+        readable = sorted((split, f.uri, f) for split, f in self.files if not _skipped_reason(f.uri, f.size, f"/{split}/{self.label}/"))
+        return [f for *_, f in readable[:count]]
+
     def skipped(self) -> list[tuple[str, str, str, str]]:
         """(path, label, split, reason) of the files Spark's reader would not return."""
         found = []
@@ -131,20 +136,20 @@ def _task_size(spark: SparkSession, files: int, total_bytes: int):
             spark.conf.set(key, value)
 
 
-def _write_thumbnails(lake: VersionedLake, raw: DataFrame, classes: list[str]) -> dict[str, str]:
-    """A strip of the first few images of each class, as ``meta/plots/raw_images/<class>.png``
-    (chosen on the path column, then only their bytes fetched)."""
-    first = Window.partitionBy("label").orderBy("split", "path")
-    ranked = raw.select("path", F.row_number().over(first).alias("_n"))
-    picked = [r.path for r in ranked.where(F.col("_n") <= plots.THUMBNAILS_PER_CLASS).collect()]
+def _write_thumbnails(lake: VersionedLake, raw: DataFrame, listings: list[ClassFiles]) -> dict[str, str]:
+    """A strip of the first few usable images of each class (in listing order), as
+    ``meta/plots/raw_images/<class>.png``: candidates come from the listing, so only
+    their bytes are fetched."""
+    candidates = [f.uri for listing in listings for f in listing.first_files(2 * plots.THUMBNAILS_PER_CLASS)]
     contents: dict[str, list[tuple]] = {}
-    for row in raw.where(F.col("path").isin(picked)).select("label", "split", "path", "content").collect():
+    for row in raw.where(F.col("path").isin(candidates)).select("label", "split", "path", "content").collect():
         contents.setdefault(row["label"], []).append((row["split"], row["path"], bytes(row["content"])))
     written = {}
-    for cls in classes:
-        if contents.get(cls):
-            written[cls] = join(lake.root, PLOTS, "raw_images", f"{cls}.png")
-            lake.fs.write_bytes(written[cls], plots.thumbnail_strip([c for *_, c in sorted(contents[cls])]))
+    for listing in listings:
+        chosen = [c for *_, c in sorted(contents.get(listing.label, []))][: plots.THUMBNAILS_PER_CLASS]
+        if chosen:
+            written[listing.label] = join(lake.root, PLOTS, "raw_images", f"{listing.label}.png")
+            lake.fs.write_bytes(written[listing.label], plots.thumbnail_strip(chosen))
     return written
 
 
@@ -254,7 +259,7 @@ def _ingest_classes(
         reasons = {c: {r: n for r, n in found[c].items() if r is not None} for c in classes}
         for label, reason in [(r.label, "duplicate") for r in duplicated] + [(r[1], r[3]) for r in skipped]:
             reasons[label][reason] = reasons[label].get(reason, 0) + 1
-        thumbnails = _write_thumbnails(lake, raw, classes)
+        thumbnails = _write_thumbnails(lake, raw, listings)
         fingerprints = {listing.label: listing.fingerprint(settings) for listing in listings}
         files = {listing.label: len(listing.files) for listing in listings}
         rejected_written = lake.write_by_class(

@@ -2,7 +2,9 @@
 the same pass as the write) and stored in the version's manifest, for the asset
 checks to evaluate without reading the data again.
 
-A measure maps "this row belongs to the class" (a boolean column) to an aggregate.
+A measure maps "this row belongs to the class" (a boolean column) to an aggregate. The
+per-row values measures aggregate (``ROW_VALUES``) are computed once per row, as
+columns added before the observation and dropped after it, not once per class.
 """
 
 from __future__ import annotations
@@ -21,22 +23,24 @@ def count(inside: Column) -> Column:
     return F.sum(inside.cast("long"))
 
 
-def _bad_vectors(inside: Column) -> Column:
-    """Vectors that are null, not FEATURES long, or hold a NaN or an infinity."""
+def _bad_vector() -> Column:
+    """Null, not FEATURES long, or holding a NaN or an infinity."""
     finite = F.forall("features", lambda v: ~F.isnan(v) & (F.abs(v) < float("inf")))
-    bad = F.col("features").isNull() | (F.size("features") != FEATURES) | ~finite
-    return count(inside & F.coalesce(bad, F.lit(True)))
+    return F.coalesce(F.col("features").isNull() | (F.size("features") != FEATURES) | ~finite, F.lit(True))
 
 
 def _image_mean() -> Column:
     return F.aggregate("features", F.lit(0.0), lambda acc, v: acc + v) / F.size("features")
 
 
+ROW_VALUES: dict[str, dict[str, Callable[[], Column]]] = {
+    "image_features": {"_bad_vector": _bad_vector, "_image_mean": _image_mean},
+}
 MEASURES: dict[str, dict[str, Measure]] = {
     "image_features": {
-        "bad_vectors": _bad_vectors,
-        "min_image_mean": lambda inside: F.min(F.when(inside, _image_mean())),
-        "max_image_mean": lambda inside: F.max(F.when(inside, _image_mean())),
+        "bad_vectors": lambda inside: count(inside & F.col("_bad_vector")),
+        "min_image_mean": lambda inside: F.min(F.when(inside, F.col("_image_mean"))),
+        "max_image_mean": lambda inside: F.max(F.when(inside, F.col("_image_mean"))),
     },
 }
 

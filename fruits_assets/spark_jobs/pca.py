@@ -238,17 +238,17 @@ def project(spark: SparkSession, lake_root: str, force: bool = False) -> dict:
         return {**done, "csv": join(done["uri"], CSV_NAME), "scatter_png": join(done["uri"], SCATTER),
                 "seconds": round(time.perf_counter() - started, 3)}
     fitted = FittedPCA.load(spark, model_uri)
-    matrix = fitted.transform(spark.read.parquet(*features)).orderBy("split", "label", "path")
+    matrix = fitted.transform(spark.read.parquet(*features)).orderBy("split", "label", "path").persist()
+    rows = matrix.count()
     staged = lake.staging()
     matrix.coalesce(1).write.option("header", True).csv(join(staged, "parts"))
     part = next(n for n, d in lake.fs.list_dir(join(staged, "parts")) if n.startswith("part-"))
     lake.fs.rename(join(staged, "parts", part), join(staged, CSV_NAME))
     lake.fs.delete(join(staged, "parts"))
-    written = lake.spark.read.option("header", True).csv(join(staged, CSV_NAME))
-    rows = written.count()
-    points = written.select("label", F.col("pc_1").cast("double"), F.col(f"pc_{min(2, fitted.k)}").cast("double").alias("pc_2"))
+    points = matrix.select("label", "pc_1", F.col(f"pc_{min(2, fitted.k)}").alias("pc_2"))
     lake.fs.write_bytes(join(staged, SCATTER), plots.scatter(points.sample(min(1.0, SCATTER_POINTS / max(rows, 1)), seed=0).toPandas()))
-    metrics = {"rows": rows, "k": fitted.k, "columns": written.columns,
+    matrix.unpersist()
+    metrics = {"rows": rows, "k": fitted.k, "columns": matrix.columns,
                "model": model_uri, "classes": classes, "inputs": inputs}
     uri = lake.commit("pca_matrix", None, staged, metrics)
     return {

@@ -28,7 +28,7 @@ def thumbnail_strip(contents: list[bytes]) -> bytes:
 
 def _png(image: Image.Image) -> bytes:
     buffer = io.BytesIO()
-    image.save(buffer, format="PNG", optimize=True)
+    image.save(buffer, format="PNG")
     return buffer.getvalue()
 
 

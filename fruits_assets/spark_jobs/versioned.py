@@ -47,13 +47,15 @@ def by_class(df: DataFrame, classes: list[str]) -> DataFrame:
 def _observed(df: DataFrame, classes: list[str], table: str) -> tuple[DataFrame, Observation]:
     """``df`` measured per class as it is written: rows plus the table's ``MEASURES``."""
     measures = {"rows": measurements.count, **measurements.MEASURES.get(table, {})}
+    row_values = measurements.ROW_VALUES.get(table, {})
     observation = Observation(f"{table}_{uuid.uuid4().hex}")
     exprs = [
         measure(F.col(CLASS_INDEX) == i).alias(f"{name}@{i}")
         for i in range(len(classes))
         for name, measure in measures.items()
     ]
-    return df.observe(observation, *exprs), observation
+    with_values = df.select("*", *[value().alias(name) for name, value in row_values.items()])
+    return with_values.observe(observation, *exprs).drop(*row_values), observation
 
 
 def _per_class(observation: Observation, classes: list[str]) -> dict[str, dict]:

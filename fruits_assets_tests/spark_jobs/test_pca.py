@@ -22,8 +22,8 @@ def featurized_lake(spark, real_sample, tmp_path_factory, model_cache):
     return lake
 
 
-def _csv(spark, lake) -> tuple[pd.DataFrame, bytes]:
-    metrics = jobs.run(spark, "pca_project", {"lake_root": lake_uri(lake)})
+def _csv(spark, lake, force: bool = False) -> tuple[pd.DataFrame, bytes]:
+    metrics = jobs.run(spark, "pca_project", {"lake_root": lake_uri(lake), "force": force})
     data = VersionedLake(spark, lake_uri(lake)).fs.read_bytes(metrics["csv"])
     return pd.read_csv(io.BytesIO(data)), data
 
@@ -53,8 +53,9 @@ def test_fixed_k_and_deterministic_csv(spark, featurized_lake):
     variances = training.var().to_numpy()
     assert np.all(np.diff(variances) <= 1e-9), "component variances must decrease"
 
-    jobs.run(spark, "pca_fit", params)
-    _, second_bytes = _csv(spark, featurized_lake)
+    refit = jobs.run(spark, "pca_fit", {**params, "force": True})
+    assert refit["uri"] != fit["uri"], "a forced refit computes a new version"
+    _, second_bytes = _csv(spark, featurized_lake, force=True)
     assert first_bytes == second_bytes
 
 
