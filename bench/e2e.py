@@ -155,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
         "inference_limit_images_per_second": round(limit, 1),
         "cold": cold, "e2e_images_per_second": round(e2e, 1), "e2e_over_limit": round(e2e / limit, 3),
         "rerun_unchanged_seconds": unchanged["seconds"], "rerun_one_new_class_seconds": one_class["seconds"],
-        "rerun_one_new_class": one_class,
+        "rerun_unchanged": unchanged, "rerun_one_new_class": one_class,
     }
     print(f"\ncold run: {cold['seconds']} s for {args.images} images in {args.classes} classes")
     for step, seconds in cold["steps"].items():

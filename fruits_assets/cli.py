@@ -239,6 +239,10 @@ def dispatch(args) -> int:
             print(f"{key}={value}")
         return 0
 
+    if settings.deployment() == "aws" and args.command in ("run", "partitions"):
+        from .deployments import aws_settings
+
+        aws_settings()  # before any work: every missing setting, credentials included, in one message
     if args.command == "sample":
         print(sample.generate(settings.sample_dir()))
         return 0

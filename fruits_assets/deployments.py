@@ -47,7 +47,7 @@ def aws_settings(env: Mapping[str, str] = os.environ, require_credentials: bool 
             missing.append(f"{name} (an s3://bucket/prefix URI)")
     if not env.get("FRUITS_EMR_WHEEL") and env.get("FRUITS_SPARK", "emr") == "emr":
         missing.append("FRUITS_EMR_WHEEL (the project's wheel: `make wheel`, a local path or an s3:// object)")
-    session = boto3.Session()
+    session = boto3.Session()  # reads the region from the config files, not the credentials
     if require_credentials and session.get_credentials() is None:
         missing.append(
             "AWS credentials (the standard chain: AWS_PROFILE, AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, "
@@ -83,8 +83,10 @@ def emr_runtime(config: dict) -> EmrSpark:
 
 
 def aws_resources() -> dict:
-    """S3 lake and source (EU, SSE), Spark on EMR (or FRUITS_SPARK=local: a laptop via s3a)."""
-    config = aws_settings()
+    """S3 lake and source (EU, SSE), Spark on EMR (or FRUITS_SPARK=local: a laptop via s3a).
+    Builds no client and reads no credentials: boto3 resolves them when a step first
+    needs AWS (the CLI checks them up front, see ``aws_settings``)."""
+    config = aws_settings(require_credentials=False)
     on_emr = config["spark"] == "emr"
     scheme = "s3" if on_emr else "s3a"  # EMRFS on EMR, hadoop-aws on a laptop
     guard = settings.allow_non_eu_region()

@@ -10,7 +10,7 @@ import pytest
 
 from bench import corpus
 from fruits_assets.spark_jobs.images import decode
-from fruits_assets_tests.conftest import REPO
+from fruits_assets_tests.conftest import REPO, project_env
 
 pytestmark = pytest.mark.slow
 
@@ -42,3 +42,23 @@ def test_benchmark_smoke(tmp_path, real_sample):
     assert results["peak_rss_python_worker_mib"] > 0 and results["peak_rss_jvm_mib"] > 0
     assert results["pca"]["rows"] == 24 and results["pca"]["k"] == results["pca"]["sklearn_k"]
     assert "pipeline_over_limit" in result.stdout
+
+
+def test_e2e_benchmark_smoke(tmp_path, real_sample):
+    """``bench.e2e`` on a few hundred images: the tree has distinct images, the three runs
+    report their steps, and the re-run with nothing changed infers nothing."""
+    out = tmp_path / "e2e.json"
+    result = subprocess.run(
+        [sys.executable, "-m", "bench.e2e", "--images", "300", "--classes", "6", "--new-class-images", "40",
+         "--sample", str(real_sample), "--work", str(tmp_path / "work"), "--json", str(out)],
+        cwd=REPO, capture_output=True, text=True, timeout=1200, env=project_env(),
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-5000:]
+    results = json.loads(out.read_text())
+    images = sorted((tmp_path / "work" / "source").glob("*/*/*.jpg"))
+    assert len(images) == 340 and len({p.read_bytes() for p in images}) == 340, "every image distinct"
+    assert set(results["cold"]["steps"]) >= {"raw_images", "image_features", "pca_model", "pca_matrix"}
+    assert results["e2e_over_limit"] > 0 and results["cold"]["peak_rss_jvm_mib"] > 0
+    assert "inferred 0" in results["rerun_unchanged"]["figures"]["image_features"]
+    assert "inferred 40" in results["rerun_one_new_class"]["figures"]["image_features"]
+    assert "e2e/limit" in result.stdout

@@ -90,3 +90,18 @@ def test_local_deployment_reads_an_s3_lake_or_source_through_s3a(monkeypatch, tm
     resources = local_resources()
     assert resources["spark"].use_s3a and resources["source"].spark_root == "s3a://fruits-source/fruits-360"
     assert resources["lake"].spark_root == f"file://{tmp_path / 'lake'}"
+
+
+def test_importing_the_aws_definitions_reads_no_credentials(tmp_path):
+    """Credentials are resolved when a step needs AWS, never when definitions load."""
+    probe = (
+        "import botocore.session\n"
+        "def refuse(self, *a, **k): raise SystemExit('credentials were read at import')\n"
+        "botocore.session.Session.get_credentials = refuse\n"
+        "from fruits_assets.definitions import defs\n"
+        "print(sorted(defs.resources))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], cwd=REPO, env=_no_aws_env(tmp_path, **AWS_SETTINGS),
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "lake_io_manager" in result.stdout
