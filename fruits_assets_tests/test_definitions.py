@@ -85,9 +85,18 @@ def test_io_manager_loads_every_asset_back(pipeline_run, spark):
     pd.testing.assert_frame_equal(projected[expected.columns], expected, check_exact=False, rtol=1e-9)
 
 
+def test_dg_check_defs(tmp_path):
+    dg = Path(sys.executable).parent / "dg"
+    result = subprocess.run([str(dg), "check", "defs"], cwd=REPO, env=project_env(DAGSTER_HOME=str(tmp_path)),
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "All definitions loaded successfully" in result.stdout + result.stderr
+
+
 @pytest.mark.slow
-def test_a_launched_run_executes_its_steps_in_one_process(pipeline_run, tmp_path):
-    """As the UI launches it: every step of the run in one process, so one Spark session."""
+def test_dg_launch_of_a_partition_range_is_one_run_in_one_process(pipeline_run, tmp_path):
+    """``dg launch`` over a range of classes, as the UI launches a backfill: one run, every
+    step in one process, so one Spark session."""
     import shutil
 
     from dagster import DagsterInstance, RunsFilter
@@ -95,19 +104,21 @@ def test_a_launched_run_executes_its_steps_in_one_process(pipeline_run, tmp_path
     home, lake, _, env = pipeline_run
     copy_home, copy_lake = tmp_path / "home", tmp_path / "lake"
     shutil.copytree(home / "dh", copy_home)
-    shutil.copytree(lake, copy_lake)  # other paths: the PCA inputs differ, so both PCA steps run Spark
-    dagster = Path(sys.executable).parent / "dagster"
+    shutil.copytree(lake, copy_lake)  # other raw paths: the range's features are written again (reused)
+    classes = sorted(sample.CLASSES)
+    dg = Path(sys.executable).parent / "dg"
     result = subprocess.run(
-        [str(dagster), "job", "execute", "-m", "fruits_assets.definitions", "-j", "refit_model"],
+        [str(dg), "launch", "--job", "images_by_class", "--partition-range", f"{classes[0]}...{classes[1]}"],
         cwd=REPO, env={**env, "DAGSTER_HOME": str(copy_home), "FRUITS_LAKE": str(copy_lake)},
         capture_output=True, text=True, timeout=600,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-5000:]
     instance = DagsterInstance.from_config(str(copy_home))
-    run = instance.get_runs(RunsFilter(job_name="refit_model"))[0]
+    (run,) = instance.get_runs(RunsFilter(job_name="images_by_class"))
     steps = {(r.dagster_event.step_key, r.dagster_event.pid) for r in instance.all_logs(run.run_id)
-             if r.dagster_event and r.dagster_event.step_key}
-    assert {s for s, _ in steps} >= {"pca_model", "pca_matrix", "fruit_classifier"}
+             if r.dagster_event and r.dagster_event.step_key and r.dagster_event.pid}
+    assert {s for s, _ in steps} >= {"raw_images", "image_features"}
     assert len({pid for _, pid in steps}) == 1, steps
-    materialized = instance.get_latest_materialization_event(AssetKey("pca_model")).asset_materialization
-    assert materialized.metadata["unchanged"].value is False
+    features = instance.get_latest_materialization_event(AssetKey("image_features")).asset_materialization
+    assert features.metadata["rows"].value == 2 * (sample.TRAINING_PER_CLASS + sample.TEST_PER_CLASS)
+    assert features.metadata["reused"].value == features.metadata["rows"].value, "same images, same model: reused"

@@ -21,7 +21,7 @@ from ..spark_jobs.mobilenet import cache_key
 from .common import ASSET_KWARGS, LAKE_ASSET, column_schema, committed_kept_on_failure, run_metadata, selected_classes, standard_metadata, version_of
 
 
-@asset(kinds={"tensorflow"}, tags={"stage": "features"}, **LAKE_ASSET)
+@asset(kinds={"tensorflow"}, tags={"stage": "features"}, backfill_policy=BackfillPolicy.single_run(), **LAKE_ASSET)
 def mobilenet_v2(lake: LakeResource, model: MobileNetResource) -> MaterializeResult:
     """MobileNetV2 (ImageNet weights, no top, average pooling) converted for the workers
     and stored in the lake's model cache; its data version names the weights, backend
