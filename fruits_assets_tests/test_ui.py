@@ -26,7 +26,9 @@ CLASSES = ["Apple 6", "Cherry 1", "Tomato 1", "Tomato Yellow 1"]
 CHOSEN = ["Cherry 1", "Tomato 1"]
 LINEAGE = {
     "raw_images": ([], ["image_features"]),
-    "image_features": (["raw_images"], ["pca_matrix", "pca_model"]),
+    "rejected_images": ([], []),
+    "mobilenet_v2": ([], ["image_features"]),
+    "image_features": (["mobilenet_v2", "raw_images"], ["pca_matrix", "pca_model"]),
     "pca_model": (["image_features"], ["pca_matrix"]),
     "pca_matrix": (["image_features", "pca_model"], ["fruit_classifier"]),
     "fruit_classifier": (["pca_matrix"], []),
@@ -143,11 +145,13 @@ def test_backfill_of_two_classes_from_the_ui(ui, page):
     base, instance, root = ui
     _open(page, f"{base}/assets/raw_images")
     page.get_by_role("button", name="Materialize", exact=False).first.click()
-    page.get_by_text("Launch runs to materialize raw_images").wait_for(timeout=60_000)
+    page.get_by_text("Additional assets will be materialized").wait_for(timeout=60_000)  # rejected_images, same step
+    page.get_by_role("button", name="Confirm").click()
+    page.get_by_text("Launch runs to materialize").first.wait_for(timeout=60_000)
     page.get_by_text("Select a partition or create one").click()
     for cls in CHOSEN:
         page.locator("[role=menuitem]").filter(has=page.get_by_text(cls, exact=True)).click()
-    page.get_by_text("Launch runs to materialize raw_images").click()  # closes the partition list
+    page.get_by_text("Launch runs to materialize").first.click()  # closes the partition list
     page.get_by_text(f"{len(CHOSEN)} partitions").wait_for(timeout=10_000)
     page.wait_for_timeout(700)  # the list's closing animation, for a clean screenshot
     page.screenshot(path=str(ARTIFACTS / "launch-backfill.png"))

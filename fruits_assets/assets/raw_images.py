@@ -2,7 +2,7 @@
 lake, and every file that could not be used, with the reason."""
 
 
-from dagster import AssetExecutionContext, AssetSpec, BackfillPolicy, Config, MaterializeResult, MetadataValue, multi_asset
+from dagster import AssetExecutionContext, AssetSpec, BackfillPolicy, MaterializeResult, MetadataValue, multi_asset
 
 from ..partitions import fruit_classes
 from ..resources import FruitSource, LakeResource, SparkRuntime
@@ -27,12 +27,6 @@ MAX_STRIPS = 24  # classes shown in the run's thumbnail metadata
 IMAGE_TABLE = {"partitions_def": fruit_classes, "group_name": GROUP, "owners": OWNERS, "code_version": CODE_VERSION}
 
 
-class IngestConfig(Config):
-    """``force``: read every selected class again, even those whose files are unchanged."""
-
-    force: bool = False
-
-
 @multi_asset(
     specs=[
         AssetSpec(
@@ -47,9 +41,7 @@ class IngestConfig(Config):
     backfill_policy=BackfillPolicy.single_run(),
     pool=SPARK_POOL,
 )
-def raw_images(
-    context: AssetExecutionContext, config: IngestConfig, spark: SparkRuntime, lake: LakeResource, source: FruitSource
-):
+def raw_images(context: AssetExecutionContext, spark: SparkRuntime, lake: LakeResource, source: FruitSource):
     """Ingest the selected classes in one scan; a class whose files are unchanged since its
     current version is not read again (reported as unchanged)."""
     classes = selected_classes(context, lake)
@@ -57,7 +49,7 @@ def raw_images(
     with committed_kept_on_failure(context, lake, ["rejected_images", "raw_images"], classes):
         metrics = spark.run_job(
             "ingest", context, source_root=source.spark_root, lake_root=lake.spark_root, classes=classes,
-            force=config.force, run_id=context.run_id,
+            run_id=context.run_id,
         )
     per_class = metrics["classes"]
     rejected = {c: m["rejected_by_reason"] for c, m in per_class.items() if m["rejected"]}

@@ -177,17 +177,15 @@ def ingest(
     classes: list[str],
     max_pixels: int = DEFAULT_MAX_PIXELS,
     min_side: int = DEFAULT_MIN_SIDE,
-    force: bool = False,
     run_id: str | None = None,
 ) -> dict:
-    """Ingest the ``classes`` whose files changed since their current version (all of
-    them with ``force``) in one scan; commit one raw and one rejected version per class;
+    """Ingest the ``classes`` whose files changed since their current version in one scan; commit one raw and one rejected version per class;
     return metrics, unchanged classes included (``"unchanged": true``)."""
     lake = VersionedLake(spark, lake_root)
     started = time.perf_counter()
     settings = {"max_pixels": max_pixels, "min_side": min_side}
     listings = _list_classes(lake, source_root, classes)
-    unchanged = {} if force else _unchanged(lake, listings, settings)
+    unchanged = _unchanged(lake, listings, settings)
     todo = [c for c in classes if c not in unchanged]
     per_class = {c: _summary(lake, c, m, unchanged=True) for c, m in unchanged.items()}
     if todo:
