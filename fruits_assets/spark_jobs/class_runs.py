@@ -2,9 +2,8 @@
 
 Each task gets about the same number of rows and a few consecutive classes,
 sorted by class. A class on a boundary is shared by two tasks, its rows split by
-a hash of ``image_id``. A task then writes one file per class, and can write each
-file as soon as the class is done, while the model still runs on the next one; a
-round-robin spread writes a file per class per task, all at the end.
+a hash of ``image_id``. A task then writes one file per class it holds; a
+round-robin spread would write a file per class per task.
 """
 
 from __future__ import annotations

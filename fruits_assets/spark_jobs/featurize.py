@@ -32,7 +32,7 @@ from . import class_runs, mobilenet
 from .images import decode
 from .layout import MODEL_CACHE
 from .uris import join
-from .versioned import CLASS_INDEX, VersionedLake, by_class
+from .versioned import VersionedLake
 
 ROWS_PER_TASK = 4000
 CHUNK_ROWS = 20_000  # images written and committed together; a later failure keeps them
@@ -123,12 +123,12 @@ def load_bundle(lake: VersionedLake, spec: mobilenet.ModelSpec) -> tuple[bytes, 
 
 def _raw_in_runs(spark: SparkSession, current: dict, classes: list[str], rows: int) -> tuple[DataFrame, int]:
     """(raw images of ``classes``, Spark tasks): partitions of consecutive classes (see
-    ``class_runs``) of about ROWS_PER_TASK rows, a multiple of the slots, tagged by ``by_class``."""
+    ``class_runs``) of about ROWS_PER_TASK rows, a multiple of the slots."""
     slots = spark.sparkContext.defaultParallelism
     runs = class_runs.plan([(c, current[c][1]) for c in classes], slots * max(1, math.ceil(rows / (slots * ROWS_PER_TASK))))
     uris = {c: current[c][0] for c in classes}
     raw = class_runs.read_runs(spark, uris, runs) if runs else spark.read.parquet(*uris.values())
-    return by_class(raw.select("image_id", "path", "split", "label", "content"), classes), max(1, len(runs))
+    return raw.select("image_id", "path", "split", "label", "content"), max(1, len(runs))
 
 
 def chunks(classes: list[str], rows: dict[str, int], most_rows: int) -> list[list[str]]:
@@ -193,7 +193,7 @@ def featurize(
         raw, group_tasks = _raw_in_runs(spark, current, group, sum(current[c][1] for c in group))
         raw = _with_known_features(lake, raw, [c for c in group if same_model[c]])
         features = raw.select(
-            "image_id", "path", "split", "label", CLASS_INDEX, udf("label", "content", "_known").alias("features")
+            "image_id", "path", "split", "label", udf("label", "content", "_known").alias("features")
         )
         written = lake.write_by_class(
             features, "image_features", group, FEATURES_SCHEMA, manifest, NO_FLOAT_DICTIONARY,

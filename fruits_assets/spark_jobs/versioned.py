@@ -35,13 +35,10 @@ def new_version() -> str:
     return f"v={stamp}-{uuid.uuid4().hex[:8]}"
 
 
-def by_class(df: DataFrame, classes: list[str]) -> DataFrame:
-    """``df`` (which has a ``label`` column) tagged with its class's position in
-    ``classes`` and sorted by it within each partition. ``write_by_class`` writes such
-    a frame, or a row-for-row projection of it, as it streams in: one open file at a
-    time, no sort at the end."""
+def _tagged(df: DataFrame, classes: list[str]) -> DataFrame:
+    """``df`` (which has a ``label`` column) with its class's position in ``classes``."""
     index = F.create_map(*[F.lit(x) for i, c in enumerate(classes) for x in (c, i)])
-    return df.withColumn(CLASS_INDEX, index[F.col("label")]).sortWithinPartitions(CLASS_INDEX)
+    return df.withColumn(CLASS_INDEX, index[F.col("label")])
 
 
 def _observed(df: DataFrame, classes: list[str], table: str) -> tuple[DataFrame, Observation]:
@@ -150,14 +147,13 @@ class VersionedLake:
         """Write ``df`` in ONE Spark job, then commit one new version per class, empty
         classes included, its manifest holding ``manifest`` and what was measured while
         writing (rows, distinct image ids, the table's ``measurements.MEASURES``).
-        Returns {class: manifest + uri}. ``df`` has a ``label`` column, or comes from
-        ``by_class``; ``options`` go to the Parquet writer; ``per_class`` adds to the
-        manifest of each class."""
-        if CLASS_INDEX not in df.columns:
-            df = by_class(df, classes)
-        df, observation = _observed(df, classes, table)
+        Returns {class: manifest + uri}. ``df`` has a ``label`` column; each task sorts
+        its rows by class once, after they are measured, and writes a file per class it
+        holds. ``options`` go to the Parquet writer; ``per_class`` adds to the manifest
+        of each class."""
+        df, observation = _observed(_tagged(df, classes), classes, table)
         staged = self.staging()
-        df.write.options(**(options or {})).partitionBy(CLASS_INDEX).parquet(staged)
+        df.sortWithinPartitions(CLASS_INDEX).write.options(**(options or {})).partitionBy(CLASS_INDEX).parquet(staged)
         measured = _per_class(observation, classes)
         for index, ids in self._distinct_ids(staged, schema).items():
             measured[classes[index]]["distinct_ids"] = ids
