@@ -50,10 +50,11 @@ def unique_image_ids(context: AssetCheckExecutionContext, lake: LakeResource) ->
 def one_feature_row_per_image(context: AssetCheckExecutionContext, lake: LakeResource) -> AssetCheckResult:
     """Exactly one feature row per image of the current raw version."""
     classes = list(context.partition_keys)
-    raw, features = _measured(lake, "raw_images", classes), _measured(lake, "image_features", classes)
+    raw = {c: lake.current_manifest("raw_images", c) or ("?", {"rows": 0}) for c in classes}
+    features = _measured(lake, "image_features", classes)
     stats = {
-        c: {"raw_rows": raw[c]["rows"], "rows": features[c]["rows"], "distinct_ids": features[c]["distinct_ids"],
-            "from_current_raw_version": features[c].get("raw_version", "").endswith(lake.current_version("raw_images", c) or "?")}
+        c: {"raw_rows": raw[c][1]["rows"], "rows": features[c]["rows"], "distinct_ids": features[c]["distinct_ids"],
+            "from_current_raw_version": features[c].get("raw_version", "").endswith(raw[c][0])}
         for c in classes
     }
     bad = {c: s for c, s in stats.items()

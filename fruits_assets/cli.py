@@ -123,7 +123,7 @@ def run_pipeline(k: int | None, variance_target: float | None, verbose: bool = F
     report_steps(pca)
     lake = resources["lake"]
     model = lake.manifest("pca_model")
-    matrix = lake.manifest("pca_matrix")
+    matrix_version, matrix = lake.current_manifest("pca_matrix")
     features = lake.manifest("image_features", wanted[0])
     recognition = lake.manifest("fruit_classifier")
     return {
@@ -133,7 +133,7 @@ def run_pipeline(k: int | None, variance_target: float | None, verbose: bool = F
         "k": model["k"],
         "cumulative_variance": model["cumulative_variance"][-1],
         "weights": features["weights"],
-        "csv": f"{lake.store().uri(lake.current_version('pca_matrix'))}/{CSV_NAME}",
+        "csv": f"{lake.store().uri(matrix_version)}/{CSV_NAME}",
         "test_accuracy": f"{recognition['accuracy']:.3f} (floor {recognition['accuracy_floor']:.3f}, "
                          f"top-{recognition['top_k']} {recognition['top_k_accuracy']:.3f})",
     }

@@ -40,12 +40,13 @@ def fruit_classifier(
     evaluated on its Test split; the model is saved in the lake. Kept as it is when
     neither the matrix version nor the config changed."""
     trained_on = {"pca_matrix": lake.current_version("pca_matrix"), **config.model_dump()}
-    current = lake.manifest("fruit_classifier")
-    if current and current.get("trained_on") == trained_on:
+    current = lake.current_manifest("fruit_classifier")
+    if current and current[1].get("trained_on") == trained_on:
+        version, kept = current
         return MaterializeResult(
-            data_version=DataVersion(lake.current_version("fruit_classifier")),
-            metadata={"unchanged": True, "test_accuracy": MetadataValue.float(round(current["accuracy"], 4)),
-                      "classes": current["classes"], "dagster/uri": lake.store().uri(lake.current_version("fruit_classifier"))},
+            data_version=DataVersion(version),
+            metadata={"unchanged": True, "test_accuracy": MetadataValue.float(round(kept["accuracy"], 4)),
+                      "classes": kept["classes"], "dagster/uri": lake.store().uri(version)},
         )
     model, report = classifier.train(pca_matrix, seed=config.seed)
     floor = report.floor(config.chance_multiple)

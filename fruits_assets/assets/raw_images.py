@@ -73,7 +73,7 @@ def raw_images(context: AssetExecutionContext, spark: SparkRuntime, lake: LakeRe
     )
     yield MaterializeResult(
         asset_key="rejected_images",
-        data_version=version_of(lake.current_version("rejected_images", c) for c in classes),
+        data_version=version_of(m["rejected_uri"] for m in per_class.values()),
         metadata={
             **standard_metadata(metrics["rejected"], column_schema(REJECTED_SCHEMA),
                                 f"{lake.spark_root}/{table_dir('rejected_images')}"),

@@ -64,10 +64,15 @@ class LakeResource(ConfigurableResource):
                 store.delete_tree(f"{base}/{older}")
         return version
 
+    def current_manifest(self, table: str, partition: str | None = None) -> tuple[str, dict] | None:
+        """(key, manifest) of the current committed version, or None."""
+        current = self.current_version(table, partition)
+        return None if current is None else (current, json.loads(self.store().read_bytes(f"{current}/{COMMITTED}")))
+
     def manifest(self, table: str, partition: str | None = None) -> dict | None:
         """The manifest of the current committed version (what its job measured), or None."""
-        current = self.current_version(table, partition)
-        return None if current is None else json.loads(self.store().read_bytes(f"{current}/{COMMITTED}"))
+        found = self.current_manifest(table, partition)
+        return None if found is None else found[1]
 
     def manifests(self, table: str, partitions: list[str]) -> dict[str, dict | None]:
         return {p: self.manifest(table, p) for p in partitions}

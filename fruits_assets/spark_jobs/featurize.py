@@ -145,12 +145,12 @@ def chunks(classes: list[str], rows: dict[str, int], most_rows: int) -> list[lis
     return groups
 
 
-def _with_known_features(lake: VersionedLake, raw: DataFrame, reusable: list[str]) -> DataFrame:
-    """``raw`` plus ``_known``: the features the current versions of the ``reusable``
-    classes hold for the same image id (null where there are none)."""
+def _with_known_features(spark: SparkSession, raw: DataFrame, reusable: list[str]) -> DataFrame:
+    """``raw`` plus ``_known``: the features the ``reusable`` feature versions (URIs) hold
+    for the same image id (null where there are none)."""
     if not reusable:
         return raw.withColumn("_known", F.lit(None).cast("array<float>"))
-    known = lake.read_parquet("image_features", reusable).select("image_id", F.col("features").alias("_known"))
+    known = spark.read.parquet(*reusable).select("image_id", F.col("features").alias("_known"))
     return raw.join(known.dropDuplicates(["image_id"]), "image_id", "left")
 
 
@@ -173,12 +173,12 @@ def featurize(
     payload, weights_used = load_bundle(lake, spec)
     model_seconds = time.perf_counter() - started
     model_id = mobilenet.cache_key(spec, weights_used)
-    previous = {c: lake.manifest("image_features", c) or {} for c in classes}
+    found = {c: lake.current_manifest("image_features", c) for c in classes}
+    previous = {c: {**found[c][1], "uri": found[c][0]} if found[c] else {} for c in classes}
     same_model = {c: not force and previous[c].get("model") == model_id for c in classes}
     unchanged = [c for c in classes if same_model[c] and previous[c].get("raw_version") == current[c][0]]
     todo = [c for c in classes if c not in unchanged]
-    per_class = {c: {**previous[c], "uri": lake.current("image_features", c), "inferred": 0, "reused": 0,
-                     "unchanged": True} for c in unchanged}
+    per_class = {c: {**previous[c], "inferred": 0, "reused": 0, "unchanged": True} for c in unchanged}
 
     started = time.perf_counter()
     sc = spark.sparkContext
@@ -191,7 +191,7 @@ def featurize(
     tasks = 0
     for group in chunks(todo, {c: current[c][1] for c in todo}, chunk_rows):
         raw, group_tasks = _raw_in_runs(spark, current, group, sum(current[c][1] for c in group))
-        raw = _with_known_features(lake, raw, [c for c in group if same_model[c]])
+        raw = _with_known_features(spark, raw, [previous[c]["uri"] for c in group if same_model[c]])
         features = raw.select(
             "image_id", "path", "split", "label", udf("label", "content", "_known").alias("features")
         )

@@ -83,19 +83,18 @@ class ClassFiles:
         payload = json.dumps({"format": INGEST_FORMAT, "settings": settings, "files": listed})
         return hashlib.sha256(payload.encode()).hexdigest()
 
+    def _skipped_reason(self, split: str, f: ListedFile) -> str | None:
+        return _skipped_reason(f.uri, f.size, f"/{split}/{self.label}/")
+
     def first_files(self, count: int) -> list[ListedFile]:
         """The first ``count`` files Spark reads, by split and path."""
-        readable = sorted((split, f.uri, f) for split, f in self.files if not _skipped_reason(f.uri, f.size, f"/{split}/{self.label}/"))
+        readable = sorted((split, f.uri, f) for split, f in self.files if not self._skipped_reason(split, f))
         return [f for *_, f in readable[:count]]
 
     def skipped(self) -> list[tuple[str, str, str, str]]:
         """(path, label, split, reason) of the files Spark's reader would not return."""
-        found = []
-        for split, f in self.files:
-            reason = _skipped_reason(f.uri, f.size, f"/{split}/{self.label}/")
-            if reason:
-                found.append((f.uri, self.label, split, reason))
-        return found
+        reasons = [(split, f, self._skipped_reason(split, f)) for split, f in self.files]
+        return [(f.uri, self.label, split, reason) for split, f, reason in reasons if reason]
 
 
 def _list_classes(lake: VersionedLake, source_root: str, classes: list[str]) -> dict[str, ClassFiles]:
@@ -160,13 +159,20 @@ def _write_thumbnails(lake: VersionedLake, raw: DataFrame, listings: list[ClassF
         return dict(done for done in pool.map(write, listings) if done)
 
 
-def _unchanged(lake: VersionedLake, listings: dict[str, ClassFiles], settings: dict) -> dict[str, dict]:
-    """{class: its current raw manifest} for the classes whose files and settings match it."""
+def _committed(lake: VersionedLake, table: str, cls: str) -> dict | None:
+    """The current manifest of ``table``/``cls`` with its ``uri``, or None."""
+    found = lake.current_manifest(table, cls)
+    return None if found is None else {**found[1], "uri": found[0]}
+
+
+def _unchanged(lake: VersionedLake, fingerprints: dict[str, str]) -> dict[str, tuple[dict, dict]]:
+    """{class: (raw, rejected) current manifests} for the classes whose fingerprint matches."""
     found = {}
-    for cls, listing in listings.items():
-        manifest = lake.manifest("raw_images", cls)
-        if manifest and manifest.get("fingerprint") == listing.fingerprint(settings) and lake.current("rejected_images", cls):
-            found[cls] = manifest
+    for cls, fingerprint in fingerprints.items():
+        raw = _committed(lake, "raw_images", cls)
+        rejected = _committed(lake, "rejected_images", cls) if raw and raw.get("fingerprint") == fingerprint else None
+        if rejected:
+            found[cls] = (raw, rejected)
     return found
 
 
@@ -185,11 +191,12 @@ def ingest(
     started = time.perf_counter()
     settings = {"max_pixels": max_pixels, "min_side": min_side}
     listings = _list_classes(lake, source_root, classes)
-    unchanged = _unchanged(lake, listings, settings)
+    fingerprints = {c: listing.fingerprint(settings) for c, listing in listings.items()}
+    unchanged = _unchanged(lake, fingerprints)
     todo = [c for c in classes if c not in unchanged]
-    per_class = {c: _summary(lake, c, m, unchanged=True) for c, m in unchanged.items()}
+    per_class = {c: _summary(raw, rejected, unchanged=True) for c, (raw, rejected) in unchanged.items()}
     if todo:
-        per_class.update(_ingest_classes(lake, source_root, [listings[c] for c in todo], settings, run_id))
+        per_class.update(_ingest_classes(lake, source_root, [listings[c] for c in todo], fingerprints, settings, run_id))
     seconds = time.perf_counter() - started
     files = sum(len(listings[c].files) for c in todo)
     return {
@@ -204,21 +211,23 @@ def ingest(
     }
 
 
-def _summary(lake: VersionedLake, cls: str, raw: dict, unchanged: bool) -> dict:
-    rejected = lake.manifest("rejected_images", cls) or {}
+def _summary(raw: dict, rejected: dict, unchanged: bool) -> dict:
+    """What ingest reports for a class, from its raw and rejected manifests (with their URIs)."""
     return {
         "files": raw["files"],
         "ingested": raw["rows"],
-        "rejected": rejected.get("rows", 0),
-        "rejected_by_reason": rejected.get("rejected_by_reason", {}),
-        "uri": lake.current("raw_images", cls),
+        "rejected": rejected["rows"],
+        "rejected_by_reason": rejected["rejected_by_reason"],
+        "uri": raw["uri"],
+        "rejected_uri": rejected["uri"],
         "thumbnails": raw.get("thumbnails"),
         "unchanged": unchanged,
     }
 
 
 def _ingest_classes(
-    lake: VersionedLake, source_root: str, listings: list[ClassFiles], settings: dict, run_id: str | None
+    lake: VersionedLake, source_root: str, listings: list[ClassFiles], fingerprints: dict[str, str], settings: dict,
+    run_id: str | None,
 ) -> dict:
     spark = lake.spark
     classes = [listing.label for listing in listings]
@@ -265,7 +274,6 @@ def _ingest_classes(
         for label, reason in [(r.label, "duplicate") for r in duplicated] + [(r[1], r[3]) for r in skipped]:
             reasons[label][reason] = reasons[label].get(reason, 0) + 1
         thumbnails = _write_thumbnails(lake, raw, listings)
-        fingerprints = {listing.label: listing.fingerprint(settings) for listing in listings}
         files = {listing.label: len(listing.files) for listing in listings}
         any_rejected = any(reasons.values())
         rejected_written = lake.write_by_class(
@@ -278,4 +286,4 @@ def _ingest_classes(
             per_class={c: {"fingerprint": fingerprints[c], "files": files[c], "thumbnails": thumbnails.get(c)} for c in classes},
         )
         checked.unpersist()
-    return {c: _summary(lake, c, raw_written[c], unchanged=False) for c in classes}
+    return {c: _summary(raw_written[c], rejected_written[c], unchanged=False) for c in classes}

@@ -162,10 +162,9 @@ def _inputs(described: dict) -> str:
 
 def _unchanged(lake: VersionedLake, table: str, inputs: str, force: bool) -> dict | None:
     """The current manifest (with its URI) of ``table`` if it was computed from ``inputs``."""
-    current = None if force else lake.current(table)
-    manifest = lake.manifest(table) if current else None
-    if manifest and manifest.get("inputs") == inputs:
-        return {**manifest, "uri": current, "unchanged": True}
+    found = None if force else lake.current_manifest(table)
+    if found and found[1].get("inputs") == inputs:
+        return {**found[1], "uri": found[0], "unchanged": True}
     return None
 
 
@@ -227,10 +226,10 @@ def project(spark: SparkSession, lake_root: str, force: bool = False) -> dict:
     (kept as it is when the model and those classes' features are unchanged)."""
     lake = VersionedLake(spark, lake_root)
     started = time.perf_counter()
-    model_uri = lake.current("pca_model")
-    if model_uri is None:
+    model = lake.current_manifest("pca_model")
+    if model is None:
         raise LookupError("No pca_model in the lake yet: materialize pca_model first.")
-    classes = lake.manifest("pca_model")["classes"]
+    model_uri, classes = model[0], model[1]["classes"]
     features = lake.current_all("image_features", classes)
     inputs = _inputs({"model": model_uri, "features": features})
     done = _unchanged(lake, "pca_matrix", inputs, force)

@@ -90,10 +90,15 @@ class VersionedLake:
                 return join(location, version)
         return None
 
+    def current_manifest(self, table: str, partition: str | None = None) -> tuple[str, dict] | None:
+        """(URI, manifest) of the current version, or None."""
+        current = self.current(table, partition)
+        return None if current is None else (current, self._manifest_at(current))
+
     def manifest(self, table: str, partition: str | None = None) -> dict | None:
         """The metrics stored with the current version, or None."""
-        current = self.current(table, partition)
-        return None if current is None else self._manifest_at(current)
+        found = self.current_manifest(table, partition)
+        return None if found is None else found[1]
 
     def _manifest_at(self, version: str) -> dict:
         return json.loads(self.fs.read_bytes(join(version, COMMITTED)))
