@@ -22,6 +22,7 @@ from pathlib import Path
 
 from fruits_assets import sample
 from fruits_assets.spark_jobs import jobs, mobilenet
+from fruits_assets.spark_jobs.contracts import FeaturizeParams, IngestParams
 from fruits_assets.spark_jobs.featurize import load_bundle
 from fruits_assets.spark_jobs.session import build_session
 from fruits_assets.spark_jobs.versioned import VersionedLake
@@ -99,20 +100,20 @@ def run(args: argparse.Namespace) -> dict:
     started = time.perf_counter()
     payload, results["weights"] = load_bundle(VersionedLake(spark, lake_uri), spec)
     results["model_build_seconds"] = round(time.perf_counter() - started, 2)
-    ingest = jobs.run(spark, "ingest", {"source_root": f"file://{source}", "lake_root": lake_uri, "classes": classes})
-    assert ingest["ingested"] == args.images, f"ingest kept {ingest['ingested']} of {args.images} images"
-    results["ingest_images_per_second"] = ingest["files_per_second"]
+    ingest = jobs.run(spark, IngestParams(source_root=f"file://{source}", lake_root=lake_uri, classes=classes))
+    assert ingest.ingested == args.images, f"ingest kept {ingest['ingested']} of {args.images} images"
+    results["ingest_images_per_second"] = ingest.files_per_second
 
     measured: dict[str, dict | None] = dict.fromkeys(MEASURES)
     if "pipeline" not in args.skip:
         with PeakMemory() as memory:
             started = time.perf_counter()
-            metrics = jobs.run(spark, "featurize", {"lake_root": lake_uri, "classes": classes, "model": spec.to_dict(), "force": True})
-            measured["pipeline"] = {"images": metrics["rows"], "seconds": time.perf_counter() - started}
+            metrics = jobs.run(spark, FeaturizeParams(lake_root=lake_uri, classes=classes, model=spec, force=True))
+            measured["pipeline"] = {"images": metrics.rows, "seconds": time.perf_counter() - started}
         results.update(memory.mib())
-        results["python_workers"] = len(metrics["model_builds_by_worker"])
-        results["model_builds_by_worker"] = sorted(metrics["model_builds_by_worker"].values())
-        results["threads_per_worker"] = metrics["threads_per_worker"]
+        results["python_workers"] = len(metrics.model_builds_by_worker)
+        results["model_builds_by_worker"] = sorted(metrics.model_builds_by_worker.values())
+        results["threads_per_worker"] = metrics.threads_per_worker
     if args.pca:
         results["pca"] = pca.compare(spark, lake_uri, classes)
     keras_weights = None

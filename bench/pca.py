@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from fruits_assets.spark_jobs import jobs
+from fruits_assets.spark_jobs.contracts import PcaFitParams, PcaProjectParams
 from fruits_assets.spark_jobs.pca import TRAIN_SPLIT
 from fruits_assets.spark_jobs.versioned import VersionedLake
 
@@ -18,9 +19,8 @@ def compare(spark, lake_uri: str, classes: list[str], variance_target: float = 0
     ``variance_target`` found by each: the project's Spark jobs, then scikit-learn (full
     SVD) on the same matrix already in memory, its CSV written with pandas."""
     started = time.perf_counter()
-    fitted = jobs.run(spark, "pca_fit", {"lake_root": lake_uri, "classes": classes, "variance_target": variance_target,
-                                         "force": True})
-    projected = jobs.run(spark, "pca_project", {"lake_root": lake_uri, "force": True})
+    fitted = jobs.run(spark, PcaFitParams(lake_root=lake_uri, classes=classes, variance_target=variance_target, force=True))
+    projected = jobs.run(spark, PcaProjectParams(lake_root=lake_uri, force=True))
     spark_seconds = time.perf_counter() - started
 
     from sklearn.decomposition import PCA
@@ -36,9 +36,9 @@ def compare(spark, lake_uri: str, classes: list[str], variance_target: float = 0
     projected_frame.to_csv(io.StringIO(), index=False)
     sklearn_seconds = time.perf_counter() - started
     return {
-        "rows": projected["rows"],
-        "train_rows": fitted["train_rows"],
-        "k": fitted["k"],
+        "rows": projected.rows,
+        "train_rows": fitted.train_rows,
+        "k": fitted.k,
         "sklearn_k": int(reference.n_components_),
         "spark_fit_project_seconds": round(spark_seconds, 2),
         "sklearn_fit_project_seconds": round(sklearn_seconds, 2),

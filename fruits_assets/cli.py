@@ -162,6 +162,7 @@ def emr_plan(args) -> int:
     import json
 
     from .deployments import aws_settings, emr_runtime
+    from .spark_jobs.contracts import IngestParams
 
     runtime = emr_runtime(aws_settings(require_credentials=False))
     staged = runtime.staged_uris()
@@ -169,8 +170,7 @@ def emr_plan(args) -> int:
     print(json.dumps({
         "run_job_flow": runtime.job_flow_request("<dagster run id>", staged),
         "example_step": runtime.step_request(
-            "ingest", {"classes": ["<class>"], "lake_root": "<lake>", "source_root": "<source>"},
-            staged["entry"], {"DAGSTER_PIPES_CONTEXT": "<set at launch>", "DAGSTER_PIPES_MESSAGES": "<set at launch>"},
+            IngestParams(source_root="<source>", lake_root="<lake>", classes=["<class>"]), staged["entry"], {"DAGSTER_PIPES_CONTEXT": "<set at launch>", "DAGSTER_PIPES_MESSAGES": "<set at launch>"},
         ),
     }, indent=2))
     print(f"\nRelease {release.label}: S3 connector {release.s3_connector}, steps run {release.python}.")

@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 
 from fruits_assets.spark_jobs import jobs
+from fruits_assets.spark_jobs.contracts import FeaturizeParams, IngestParams
+from fruits_assets.spark_jobs.mobilenet import ModelSpec
 from fruits_assets.spark_jobs.layout import MODEL_CACHE
 from fruits_assets.spark_jobs.session import build_session
 
@@ -107,11 +109,9 @@ def current_dir(spark, lake: Path, table: str, partition: str) -> Path:
 
 def run_images(spark, source: Path, lake: Path, classes: list[str], model=None) -> tuple[dict, dict]:
     """Ingest and featurize ``classes``; return both jobs' metrics."""
-    ingested = jobs.run(
-        spark, "ingest", {"source_root": f"file://{source}", "lake_root": lake_uri(lake), "classes": classes}
+    ingested = jobs.run(spark, IngestParams(source_root=f"file://{source}", lake_root=lake_uri(lake), classes=classes)
     )
-    featurized = jobs.run(
-        spark, "featurize", {"lake_root": lake_uri(lake), "classes": classes, "model": model or RANDOM_MODEL}
+    featurized = jobs.run(spark, FeaturizeParams(lake_root=lake_uri(lake), classes=classes, model=ModelSpec(**(model or RANDOM_MODEL)))
     )
     return ingested, featurized
 

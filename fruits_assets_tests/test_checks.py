@@ -17,6 +17,7 @@ from fruits_assets.partitions import range_tags
 from fruits_assets.assets import ALL_ASSETS
 from fruits_assets.resources import FruitSource, LakeIOManager, LakeResource, LocalSpark, MobileNetResource
 from fruits_assets.spark_jobs import jobs
+from fruits_assets.spark_jobs.contracts import PcaProjectParams
 from fruits_assets.spark_jobs.pca import FittedPCA
 from fruits_assets.spark_jobs.versioned import COMMITTED, VersionedLake
 from fruits_assets_tests.conftest import RANDOM_MODEL, lake_uri, seed_lake
@@ -166,5 +167,5 @@ def test_features_changed_after_the_csv_fail_its_row_check(spark, world):
 def test_csv_written_without_its_last_column_fails(spark, world, monkeypatch):
     transform = FittedPCA.transform
     monkeypatch.setattr(FittedPCA, "transform", lambda self, features: transform(self, features).drop(f"pc_{self.k}"))
-    jobs.run(spark, "pca_project", {"lake_root": lake_uri(world["lake_dir"]), "force": True})
+    jobs.run(spark, PcaProjectParams(lake_root=lake_uri(world["lake_dir"]), force=True))
     assert not _check(world, checks.one_row_per_feature_row_and_k_columns, partition=None).passed

@@ -1,7 +1,6 @@
 """fruit_classifier: trained on Training, scored on Test, saved in the lake, loaded back;
 its warning check fails when the labels are corrupted."""
 
-import io
 
 import numpy as np
 import pandas as pd

@@ -2,6 +2,7 @@
 
 
 import base64
+import dataclasses
 import hashlib
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -18,6 +19,7 @@ from dagster import (
 from pyspark.sql.types import StructType
 
 from ..resources import LakeResource
+from ..spark_jobs.contracts import JobResult
 from ..spark_jobs.layout import check_partition_key
 
 SPARK_POOL = "spark"  # dagster.yaml limits it to one step at a time
@@ -43,11 +45,13 @@ def png_markdown(images: dict[str, bytes]) -> MetadataValue:
     return MetadataValue.md("\n\n".join(parts))
 
 
-def runtime_metadata(metrics: dict) -> dict:
+def runtime_metadata(result: JobResult) -> dict:
     """Where the job ran when not in this process: EMR cluster id, step id, console link,
     cores, and the step's estimated cost (labelled as such)."""
+    if result.runtime is None:
+        return {}
     shown = {}
-    for key, value in metrics.get("runtime", {}).items():
+    for key, value in dataclasses.asdict(result.runtime).items():
         if value is None:
             continue
         if key == "estimated_cost_usd":
@@ -57,18 +61,17 @@ def runtime_metadata(metrics: dict) -> dict:
     return shown
 
 
-def run_metadata(metrics: dict, count_key: str) -> dict:
+def run_metadata(result: JobResult, count_name: str, count: int, rate: float | None) -> dict:
     """Counts, speed, duration and runtime every image asset reports."""
-    count = metrics.get(count_key, 0)
-    rate = float(metrics.get("images_per_second") or metrics.get("files_per_second") or 0.0)
-    cores = metrics.get("runtime", {}).get("cluster_cores")
+    rate = float(rate or 0.0)
+    cores = result.runtime.cluster_cores if result.runtime else None
     per_core = {"images_per_second_per_core": MetadataValue.float(round(rate / cores, 3))} if cores else {}
     return {
-        count_key: MetadataValue.int(int(count)),
-        "seconds": MetadataValue.float(float(metrics.get("seconds", 0.0))),
+        count_name: MetadataValue.int(int(count)),
+        "seconds": MetadataValue.float(float(result.seconds)),
         "images_per_second": MetadataValue.float(rate),
         **per_core,
-        **runtime_metadata(metrics),
+        **runtime_metadata(result),
     }
 
 

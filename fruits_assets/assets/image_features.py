@@ -15,7 +15,8 @@ from dagster import (
 
 from ..partitions import fruit_classes
 from ..resources import LakeResource, MobileNetResource, SparkRuntime
-from ..spark_jobs.featurize import CHUNK_ROWS, FEATURES_SCHEMA, bundle_key
+from ..spark_jobs.contracts import CHUNK_ROWS, FeaturizeParams
+from ..spark_jobs.featurize import FEATURES_SCHEMA, bundle_key
 from ..spark_jobs.layout import table_dir
 from ..spark_jobs.mobilenet import cache_key
 from .common import ASSET_KWARGS, LAKE_ASSET, column_schema, committed_kept_on_failure, run_metadata, selected_classes, standard_metadata, version_of
@@ -62,34 +63,35 @@ def image_features(
     classes = selected_classes(context, lake)
     spec = model.prepare(lake)
     with committed_kept_on_failure(context, lake, ["image_features"], classes):
-        metrics = spark.run_job(
-            "featurize", context, lake_root=lake.spark_root, classes=classes, model=spec.to_dict(),
-            force=config.force, run_id=context.run_id, chunk_rows=config.rows_per_commit,
+        result = spark.run_job(
+            FeaturizeParams(lake_root=lake.spark_root, classes=classes, model=spec, force=config.force,
+                            run_id=context.run_id, chunk_rows=config.rows_per_commit),
+            context,
         )
-    if metrics["weights"] != "imagenet":
+    if result.weights != "imagenet":
         context.log.warning(
-            f"Features were computed with {metrics['weights']!r} weights, NOT ImageNet: "
+            f"Features were computed with {result.weights!r} weights, NOT ImageNet: "
             "they are fine for testing the pipeline but useless for recognition."
         )
-    builds = metrics["model_builds_by_worker"]
-    per_class = metrics["classes"]
+    builds = result.model_builds_by_worker
+    per_class = result.classes
     return MaterializeResult(
-        data_version=version_of(m["uri"] for m in per_class.values()),
+        data_version=version_of(m.uri for m in per_class.values()),
         metadata={
-            **standard_metadata(metrics["rows"], column_schema(FEATURES_SCHEMA), f"{lake.spark_root}/{table_dir('image_features')}"),
-            **run_metadata(metrics, "rows"),
-            "inferred": metrics["inferred"],
-            "reused": metrics["reused"],
+            **standard_metadata(result.rows, column_schema(FEATURES_SCHEMA), f"{lake.spark_root}/{table_dir('image_features')}"),
+            **run_metadata(result, "rows", result.rows, result.images_per_second),
+            "inferred": result.inferred,
+            "reused": result.reused,
             "work_by_class": MetadataValue.json(
-                {c: {"inferred": m["inferred"], "reused": m["reused"], "unchanged": m["unchanged"]} for c, m in per_class.items()}
+                {c: {"inferred": m.inferred, "reused": m.reused, "unchanged": m.unchanged} for c, m in per_class.items()}
             ),
-            "unchanged_class_count": len(metrics["unchanged_classes"]),
-            "weights": metrics["weights"],
-            "backend": metrics["backend"],
-            "model": metrics["model"],
-            "model_seconds": metrics["model_seconds"],
+            "unchanged_class_count": len(result.unchanged_classes),
+            "weights": result.weights,
+            "backend": result.backend,
+            "model": result.model,
+            "model_seconds": result.model_seconds,
             "python_workers": len(builds),
             "max_model_builds_per_worker": max(builds.values(), default=0),
-            "lake_uris": MetadataValue.json({c: m["uri"] for c, m in per_class.items()}),
+            "lake_uris": MetadataValue.json({c: m.uri for c, m in per_class.items()}),
         },
     )

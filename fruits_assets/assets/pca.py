@@ -6,6 +6,7 @@ from typing import Optional
 from dagster import AssetExecutionContext, AutomationCondition, Config, DataVersion, MaterializeResult, MetadataValue, TableColumn, TableSchema, asset
 
 from ..resources import LakeResource, SparkRuntime
+from ..spark_jobs.contracts import PcaFitParams, PcaProjectParams
 from ..spark_jobs.pca import check_settings
 from .common import ASSET_KWARGS, png_markdown, runtime_metadata, standard_metadata
 from .image_features import image_features
@@ -33,24 +34,26 @@ def pca_model(
     check_settings(config.k, target)
     lake.store().check_writable()
     classes = sorted(context.instance.get_dynamic_partitions("fruit_class"))
-    metrics = spark.run_job("pca_fit", context, lake_root=lake.spark_root, classes=classes, k=config.k, variance_target=target,
-                            force=config.force)
-    if metrics["missing_classes"]:
-        context.log.warning(f"Classes without features, left out: {metrics['missing_classes']}")
+    fit = spark.run_job(
+        PcaFitParams(lake_root=lake.spark_root, classes=classes, k=config.k, variance_target=target, force=config.force),
+        context,
+    )
+    if fit.missing_classes:
+        context.log.warning(f"Classes without features, left out: {fit.missing_classes}")
     return MaterializeResult(
-        data_version=DataVersion(metrics["inputs"][:16]),
+        data_version=DataVersion(fit.inputs[:16]),
         metadata={
-            "dagster/uri": metrics["uri"],
-            "unchanged": metrics["unchanged"],
-            "k": metrics["k"],
+            "dagster/uri": fit.uri,
+            "unchanged": fit.unchanged,
+            "k": fit.k,
             "variance_target": MetadataValue.float(float(target)) if target else MetadataValue.null(),
-            "cumulative_variance": MetadataValue.float(float(metrics["cumulative_variance"][-1])),
-            "explained_variance": MetadataValue.json(metrics["explained_variance"]),
-            "train_rows": metrics["train_rows"],
-            "classes": len(metrics["classes"]),
-            "seconds": metrics["seconds"],
-            "scree_plot": png_markdown({"Scree and cumulative variance": lake.read_uri(metrics["scree_png"])}),
-            **runtime_metadata(metrics),
+            "cumulative_variance": MetadataValue.float(float(fit.cumulative_variance[-1])),
+            "explained_variance": MetadataValue.json(fit.explained_variance),
+            "train_rows": fit.train_rows,
+            "classes": len(fit.classes),
+            "seconds": fit.seconds,
+            "scree_plot": png_markdown({"Scree and cumulative variance": lake.read_uri(fit.scree_png)}),
+            **runtime_metadata(fit),
         },
     )
 
@@ -63,19 +66,19 @@ def pca_matrix(context: AssetExecutionContext, spark: SparkRuntime, lake: LakeRe
     """Every image projected on the components: CSV ``path,label,split,pc_1..pc_k``
     (rewritten only when the model or some class's features changed)."""
     lake.store().check_writable()
-    metrics = spark.run_job("pca_project", context, lake_root=lake.spark_root)
+    matrix = spark.run_job(PcaProjectParams(lake_root=lake.spark_root), context)
     schema = TableSchema(columns=[TableColumn(c, "string" if c in ("path", "label", "split") else "double")
-                                  for c in metrics["columns"]])
+                                  for c in matrix.columns])
     return MaterializeResult(
-        data_version=DataVersion(metrics["inputs"][:16]),
+        data_version=DataVersion(matrix.inputs[:16]),
         metadata={
-            **standard_metadata(metrics["rows"], schema, metrics["csv"]),
-            "unchanged": metrics["unchanged"],
-            "rows": metrics["rows"],
-            "k": metrics["k"],
-            "csv": MetadataValue.path(metrics["csv"]),
-            "scatter_plot": png_markdown({"pc_1 vs pc_2 by class": lake.read_uri(metrics["scatter_png"])}),
-            "seconds": metrics["seconds"],
-            **runtime_metadata(metrics),
+            **standard_metadata(matrix.rows, schema, matrix.csv),
+            "unchanged": matrix.unchanged,
+            "rows": matrix.rows,
+            "k": matrix.k,
+            "csv": MetadataValue.path(matrix.csv),
+            "scatter_plot": png_markdown({"pc_1 vs pc_2 by class": lake.read_uri(matrix.scatter_png)}),
+            "seconds": matrix.seconds,
+            **runtime_metadata(matrix),
         },
     )

@@ -6,6 +6,7 @@ from dagster import AssetExecutionContext, AssetSpec, BackfillPolicy, Materializ
 
 from ..partitions import fruit_classes
 from ..resources import FruitSource, LakeResource, SparkRuntime
+from ..spark_jobs.contracts import IngestParams
 from ..spark_jobs.ingest import RAW_SCHEMA, REJECTED_SCHEMA
 from ..spark_jobs.layout import table_dir
 from .common import (
@@ -47,35 +48,35 @@ def raw_images(context: AssetExecutionContext, spark: SparkRuntime, lake: LakeRe
     classes = selected_classes(context, lake)
     source.require(classes)
     with committed_kept_on_failure(context, lake, ["rejected_images", "raw_images"], classes):
-        metrics = spark.run_job(
-            "ingest", context, source_root=source.spark_root, lake_root=lake.spark_root, classes=classes,
-            run_id=context.run_id,
+        result = spark.run_job(
+            IngestParams(source_root=source.spark_root, lake_root=lake.spark_root, classes=classes, run_id=context.run_id),
+            context,
         )
-    per_class = metrics["classes"]
-    rejected = {c: m["rejected_by_reason"] for c, m in per_class.items() if m["rejected"]}
-    shown = [c for c, m in per_class.items() if m["thumbnails"] and not m["unchanged"]][:MAX_STRIPS]
-    strips = {c: lake.read_uri(per_class[c]["thumbnails"]) for c in shown}
-    unchanged = metrics["unchanged_classes"]
+    per_class = result.classes
+    rejected = {c: m.rejected_by_reason for c, m in per_class.items() if m.rejected}
+    shown = [c for c, m in per_class.items() if m.thumbnails and not m.unchanged][:MAX_STRIPS]
+    strips = {c: lake.read_uri(per_class[c].thumbnails) for c in shown}
+    unchanged = result.unchanged_classes
     yield MaterializeResult(
         asset_key="raw_images",
-        data_version=version_of(m["uri"] for m in per_class.values()),
+        data_version=version_of(m.uri for m in per_class.values()),
         metadata={
-            **standard_metadata(metrics["ingested"], column_schema(RAW_SCHEMA), f"{lake.spark_root}/{table_dir('raw_images')}"),
-            **run_metadata(metrics, "ingested"),
-            "files": metrics["files"],
-            "rejected": metrics["rejected"],
+            **standard_metadata(result.ingested, column_schema(RAW_SCHEMA), f"{lake.spark_root}/{table_dir('raw_images')}"),
+            **run_metadata(result, "ingested", result.ingested, result.files_per_second),
+            "files": result.files,
+            "rejected": result.rejected,
             "unchanged_classes": MetadataValue.json(unchanged),
             "unchanged_class_count": len(unchanged),
-            "lake_uris": MetadataValue.json({c: m["uri"] for c, m in per_class.items()}),
+            "lake_uris": MetadataValue.json({c: m.uri for c, m in per_class.items()}),
             "source": source.resolved_root(),
             "thumbnails": png_markdown(strips),
         },
     )
     yield MaterializeResult(
         asset_key="rejected_images",
-        data_version=version_of(m["rejected_uri"] for m in per_class.values()),
+        data_version=version_of(m.rejected_uri for m in per_class.values()),
         metadata={
-            **standard_metadata(metrics["rejected"], column_schema(REJECTED_SCHEMA),
+            **standard_metadata(result.rejected, column_schema(REJECTED_SCHEMA),
                                 f"{lake.spark_root}/{table_dir('rejected_images')}"),
             "rejected_by_class_and_reason": MetadataValue.json(rejected),
         },

@@ -12,8 +12,8 @@ back as a Pipes custom message through S3 (``PipesS3MessageWriter``).
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
-import json
 import shlex
 import time
 from pathlib import Path
@@ -24,6 +24,7 @@ from botocore.exceptions import WaiterError
 from dagster import DagsterExecutionInterruptedError, PipesEnvContextInjector, open_pipes_session
 from dagster_aws.pipes import PipesS3MessageReader
 
+from ..spark_jobs.contracts import RESULT_MESSAGE, RESULTS, Contract, JobResult, Runtime
 from .emr_release import DEFAULT_RELEASE, EmrRelease, step_requirements
 from .object_store import s3_client, split_s3_uri
 from .regions import require_eu, require_eu_bucket
@@ -191,7 +192,7 @@ class EmrSpark(SparkRuntime):
             "Tags": [{"Key": RUN_TAG, "Value": run_id}, {"Key": "project", "Value": "fruits_assets"}],
         }
 
-    def step_request(self, name: str, params: dict, entry_uri: str, env: dict[str, str]) -> dict[str, Any]:
+    def step_request(self, params: Contract, entry_uri: str, env: dict[str, str]) -> dict[str, Any]:
         """The ``add_job_flow_steps`` step: spark-submit of the entry with the Pipes env vars."""
         conf = {
             "spark.pyspark.python": self.release.python,
@@ -202,9 +203,9 @@ class EmrSpark(SparkRuntime):
         args = ["spark-submit", "--deploy-mode", "cluster"]
         for key, value in conf.items():
             args += ["--conf", f"{key}={value}"]
-        args += [entry_uri, name, json.dumps(params, sort_keys=True)]
+        args += [entry_uri, params.job, params.to_json()]
         return {
-            "Name": f"fruits_assets {name}",
+            "Name": f"fruits_assets {params.job}",
             "ActionOnFailure": "CONTINUE",
             "HadoopJarStep": {"Jar": "command-runner.jar", "Args": args},
         }
@@ -220,8 +221,9 @@ class EmrSpark(SparkRuntime):
                     return summary["Id"]
         return emr.run_job_flow(**self.job_flow_request(run_id, staged))["JobFlowId"]
 
-    def run_job(self, name: str, context: Any = None, **params) -> dict:
-        """Run job ``name`` as a step; return the metrics it reported, plus where it ran."""
+    def run_job(self, params: Contract, context: Any = None) -> JobResult:
+        """Run the job of ``params`` as a step; return the result it reported, plus where it ran."""
+        name = params.job
         s3, emr = self.s3_client(), self.emr_client()
         self.check_regions(s3)
         context = getattr(context, "op_execution_context", context)  # asset and check contexts
@@ -232,7 +234,7 @@ class EmrSpark(SparkRuntime):
             include_stdio_in_messages=True,
         )
         with open_pipes_session(context=context, message_reader=reader, context_injector=PipesEnvContextInjector()) as session:
-            step = self.step_request(name, params, staged["entry"], session.get_bootstrap_env_vars())
+            step = self.step_request(params, staged["entry"], session.get_bootstrap_env_vars())
             started = time.monotonic()  # from submission: the step's whole time on the cluster
             step_id = emr.add_job_flow_steps(JobFlowId=cluster, Steps=[step])["StepIds"][0]
             context.log.info(f"EMR step {step_id} ({name}) submitted to cluster {cluster}")
@@ -248,23 +250,24 @@ class EmrSpark(SparkRuntime):
                     f"EMR step {step_id} ({name}) on cluster {cluster} did not complete: {exc}. "
                     f"Logs: {self._uri('logs', 'emr', cluster, 'steps', step_id)}/"
                 ) from exc
-        reported = [m["metrics"] for m in session.get_custom_messages() if isinstance(m, dict) and "metrics" in m]
+        reported = [m[RESULT_MESSAGE] for m in session.get_custom_messages() if isinstance(m, dict) and RESULT_MESSAGE in m]
         if not reported:
-            raise EmrStepError(f"EMR step {step_id} ({name}) finished without reporting metrics.")
-        return {**reported[-1], "runtime": self.where(cluster, step_id, time.monotonic() - started)}
+            raise EmrStepError(f"EMR step {step_id} ({name}) finished without reporting its result.")
+        result = RESULTS[name].from_dict(reported[-1])
+        return dataclasses.replace(result, runtime=self.where(cluster, step_id, time.monotonic() - started))
 
-    def where(self, cluster: str, step_id: str, seconds: float) -> dict:
+    def where(self, cluster: str, step_id: str, seconds: float) -> Runtime:
         """Where a step ran, its cluster's cores and its estimated cost (instance-hours x list prices)."""
         console = f"https://{self.region}.console.aws.amazon.com/emr/home?region={self.region}#/clusterDetails/{cluster}"
         hourly = self.hourly_cost()
-        return {
-            "emr_cluster_id": cluster,
-            "emr_step_id": step_id,
-            "emr_console_url": console,
-            "emr_step_seconds": round(seconds, 1),
-            "cluster_cores": self.core_instance_count * VCPUS.get(self.core_instance_type, 0) or None,
-            "estimated_cost_usd": None if hourly is None else round(hourly * seconds / 3600, 6),
-        }
+        return Runtime(
+            emr_cluster_id=cluster,
+            emr_step_id=step_id,
+            emr_console_url=console,
+            emr_step_seconds=round(seconds, 1),
+            cluster_cores=self.core_instance_count * VCPUS.get(self.core_instance_type, 0) or None,
+            estimated_cost_usd=None if hourly is None else round(hourly * seconds / 3600, 6),
+        )
 
     def hourly_prices(self) -> Optional[list[tuple[str, int, float, float]]]:
         """[(instance type, count, EC2 USD/h, EMR USD/h)] from the list-price table, None if unknown."""

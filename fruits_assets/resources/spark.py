@@ -9,6 +9,7 @@ from dagster import ConfigurableResource
 from pyspark.sql import SparkSession
 
 from ..spark_jobs import jobs
+from ..spark_jobs.contracts import Contract, JobResult
 from ..spark_jobs.session import build_session
 from . import s3a
 
@@ -16,9 +17,10 @@ _LOCK = threading.Lock()
 
 
 class SparkRuntime(ConfigurableResource):
-    """Runs a named job of ``spark_jobs.jobs`` somewhere and returns its metrics."""
+    """Runs a job of ``spark_jobs`` somewhere: parameters and result are the dataclasses
+    of ``spark_jobs.contracts``."""
 
-    def run_job(self, name: str, context: Any = None, **params) -> dict:
+    def run_job(self, params: Contract, context: Any = None) -> JobResult:
         raise NotImplementedError
 
 
@@ -39,6 +41,6 @@ class LocalSpark(SparkRuntime):
                 extra.update(s3a.spark_conf(self.s3a_jars))
             return build_session(self.master, {**extra, **self.conf})
 
-    def run_job(self, name: str, context: Any = None, **params) -> dict:
-        """Run a job of ``spark_jobs.jobs`` with ``params``; return its metrics."""
-        return jobs.run(self.session(), name, params)
+    def run_job(self, params: Contract, context: Any = None) -> JobResult:
+        """Run the job of ``params`` in this process; return its result."""
+        return jobs.run(self.session(), params)

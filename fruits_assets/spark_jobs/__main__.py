@@ -1,8 +1,9 @@
 """Run one job as a Spark application: ``python -m fruits_assets.spark_jobs JOB PARAMS_JSON``.
 
-This is the EMR step entrypoint (through ``spark-submit``). When launched by
-Dagster Pipes (``DAGSTER_PIPES_CONTEXT`` is set), the job's metrics go back to
-Dagster as a Pipes message through S3; otherwise they are printed as JSON.
+This is the EMR step entrypoint (through ``spark-submit``). ``PARAMS_JSON`` is the job's
+parameters dataclass as JSON (``contracts``). When launched by Dagster Pipes
+(``DAGSTER_PIPES_CONTEXT`` is set), the result dataclass goes back to Dagster as a Pipes
+message through S3; otherwise it is printed as JSON.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import json
 import os
 import sys
 
+from .contracts import PARAMS, RESULT_MESSAGE, JobResult
 from .jobs import run
 from .s3 import encrypted_s3_client
 from .session import build_session
@@ -18,19 +20,22 @@ from .session import build_session
 PIPES_ENV = "DAGSTER_PIPES_CONTEXT"
 
 
-def main(argv: list[str]) -> dict:
-    name, params = argv[0], json.loads(argv[1]) if len(argv) > 1 else {}
+def main(argv: list[str]) -> JobResult:
+    name, text = argv[0], argv[1] if len(argv) > 1 else "{}"
+    if name not in PARAMS:
+        raise SystemExit(f"Unknown job {name!r}; known jobs: {sorted(PARAMS)}.")
+    params = PARAMS[name].from_json(text)
     spark = build_session(master=None, conf={"spark.app.name": f"fruits_assets:{name}"})
     if PIPES_ENV not in os.environ:
-        metrics = run(spark, name, params)
-        print(json.dumps(metrics, default=str))
-        return metrics
+        result = run(spark, params)
+        print(result.to_json())
+        return result
     from dagster_pipes import PipesS3MessageWriter, open_dagster_pipes
 
     with open_dagster_pipes(message_writer=PipesS3MessageWriter(client=encrypted_s3_client())) as pipes:
-        metrics = run(spark, name, params)
-        pipes.report_custom_message({"metrics": json.loads(json.dumps(metrics, default=str))})
-    return metrics
+        result = run(spark, params)
+        pipes.report_custom_message({RESULT_MESSAGE: json.loads(result.to_json())})
+    return result
 
 
 if __name__ == "__main__":

@@ -29,13 +29,13 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import ArrayType, FloatType, StringType, StructField, StructType
 
 from . import class_runs, mobilenet
+from .contracts import FeaturizedClass, FeaturizeParams, FeaturizeResult
 from .images import decode
 from .layout import MODEL_CACHE
 from .uris import join
 from .versioned import VersionedLake
 
 ROWS_PER_TASK = 4000
-CHUNK_ROWS = 20_000  # images written and committed together; a later failure keeps them
 FEATURES_SCHEMA = StructType(
     [StructField(name, StringType()) for name in ("image_id", "path", "split", "label")]
     + [StructField("features", ArrayType(FloatType()))]
@@ -154,20 +154,13 @@ def _with_known_features(spark: SparkSession, raw: DataFrame, reusable: list[str
     return raw.join(known.dropDuplicates(["image_id"]), "image_id", "left")
 
 
-def featurize(
-    spark: SparkSession,
-    lake_root: str,
-    classes: list[str],
-    model: dict,
-    force: bool = False,
-    run_id: str | None = None,
-    chunk_rows: int = CHUNK_ROWS,
-) -> dict:
-    """Compute features for the ``classes`` whose raw images or model changed (all with
+def featurize(spark: SparkSession, params: FeaturizeParams) -> FeaturizeResult:
+    """Compute features for the classes whose raw images or model changed (all with
     ``force``), reusing the features of images already computed by the same model;
-    commit one version per class, a group of classes at a time; return metrics."""
-    spec = mobilenet.ModelSpec(**model).validate()
-    lake = VersionedLake(spark, lake_root)
+    commit one version per class, a group of classes at a time."""
+    classes, force, run_id = params.classes, params.force, params.run_id
+    spec = params.model.validate()
+    lake = VersionedLake(spark, params.lake_root)
     current = lake.current_rows("raw_images", classes)
     started = time.perf_counter()
     payload, weights_used = load_bundle(lake, spec)
@@ -178,7 +171,7 @@ def featurize(
     same_model = {c: not force and previous[c].get("model") == model_id for c in classes}
     unchanged = [c for c in classes if same_model[c] and previous[c].get("raw_version") == current[c][0]]
     todo = [c for c in classes if c not in unchanged]
-    per_class = {c: {**previous[c], "inferred": 0, "reused": 0, "unchanged": True} for c in unchanged}
+    per_class = {c: _featurized(previous[c], 0, 0, unchanged=True) for c in unchanged}
 
     started = time.perf_counter()
     sc = spark.sparkContext
@@ -189,7 +182,7 @@ def featurize(
     udf = make_udf(spec, broadcast, threads, builds, work)
     manifest = {"weights": weights_used, "backend": spec.backend, "model": model_id, "run_id": run_id}
     tasks = 0
-    for group in chunks(todo, {c: current[c][1] for c in todo}, chunk_rows):
+    for group in chunks(todo, {c: current[c][1] for c in todo}, params.chunk_rows):
         raw, group_tasks = _raw_in_runs(spark, current, group, sum(current[c][1] for c in group))
         raw = _with_known_features(spark, raw, [previous[c]["uri"] for c in group if same_model[c]])
         features = raw.select(
@@ -201,26 +194,32 @@ def featurize(
         )
         done = dict(work.value)
         for cls in group:
-            per_class[cls] = {**written[cls], "inferred": done.get(f"{cls}\tinferred", 0),
-                              "reused": done.get(f"{cls}\treused", 0), "unchanged": False}
+            per_class[cls] = _featurized(
+                written[cls], done.get(f"{cls}\tinferred", 0), done.get(f"{cls}\treused", 0), unchanged=False
+            )
         tasks += group_tasks
     seconds = time.perf_counter() - started
     if broadcast is not None:
         broadcast.unpersist()
-    inferred = sum(m["inferred"] for m in per_class.values())
-    return {
-        "rows": sum(rows for _, rows in current.values()),
-        "inferred": inferred,
-        "reused": sum(m["reused"] for m in per_class.values()),
-        "unchanged_classes": unchanged,
-        "seconds": round(seconds, 3),
-        "images_per_second": round(inferred / seconds, 2) if seconds and inferred else None,
-        "model_seconds": round(model_seconds, 3),
-        "weights": weights_used,
-        "backend": spec.backend,
-        "model": model_id,
-        "threads_per_worker": threads,
-        "tasks": tasks,
-        "model_builds_by_worker": dict(builds.value),
-        "classes": {c: per_class[c] for c in classes},
-    }
+    inferred = sum(m.inferred for m in per_class.values())
+    return FeaturizeResult(
+        rows=sum(rows for _, rows in current.values()),
+        inferred=inferred,
+        reused=sum(m.reused for m in per_class.values()),
+        unchanged_classes=unchanged,
+        seconds=round(seconds, 3),
+        images_per_second=round(inferred / seconds, 2) if seconds and inferred else None,
+        model_seconds=round(model_seconds, 3),
+        weights=weights_used,
+        backend=spec.backend,
+        model=model_id,
+        threads_per_worker=threads,
+        tasks=tasks,
+        model_builds_by_worker=dict(builds.value),
+        classes={c: per_class[c] for c in classes},
+    )
+
+
+def _featurized(manifest: dict, inferred: int, reused: int, unchanged: bool) -> FeaturizedClass:
+    """What featurize reports for a class, from its manifest (with its URI)."""
+    return FeaturizedClass(uri=manifest["uri"], rows=manifest["rows"], inferred=inferred, reused=reused, unchanged=unchanged)

@@ -24,8 +24,9 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import BinaryType, IntegerType, StringType, StructField, StructType
 
 from . import plots
+from .contracts import IngestedClass, IngestParams, IngestResult
 from .hadoop_fs import ListedFile
-from .images import DEFAULT_MAX_PIXELS, DEFAULT_MIN_SIDE, inspect
+from .images import inspect
 from .layout import PLOTS
 from .uris import join
 from .versioned import VersionedLake
@@ -176,59 +177,55 @@ def _unchanged(lake: VersionedLake, fingerprints: dict[str, str]) -> dict[str, t
     return found
 
 
-def ingest(
-    spark: SparkSession,
-    source_root: str,
-    lake_root: str,
-    classes: list[str],
-    max_pixels: int = DEFAULT_MAX_PIXELS,
-    min_side: int = DEFAULT_MIN_SIDE,
-    run_id: str | None = None,
-) -> dict:
-    """Ingest the ``classes`` whose files changed since their current version in one scan; commit one raw and one rejected version per class;
-    return metrics, unchanged classes included (``"unchanged": true``)."""
-    lake = VersionedLake(spark, lake_root)
+def ingest(spark: SparkSession, params: IngestParams) -> IngestResult:
+    """Ingest the classes whose files changed since their current version in one scan;
+    commit one raw and one rejected version per class; report every class, unchanged
+    ones included."""
+    lake = VersionedLake(spark, params.lake_root)
+    classes = params.classes
     started = time.perf_counter()
-    settings = {"max_pixels": max_pixels, "min_side": min_side}
-    listings = _list_classes(lake, source_root, classes)
+    settings = {"max_pixels": params.max_pixels, "min_side": params.min_side}
+    listings = _list_classes(lake, params.source_root, classes)
     fingerprints = {c: listing.fingerprint(settings) for c, listing in listings.items()}
     unchanged = _unchanged(lake, fingerprints)
     todo = [c for c in classes if c not in unchanged]
     per_class = {c: _summary(raw, rejected, unchanged=True) for c, (raw, rejected) in unchanged.items()}
     if todo:
-        per_class.update(_ingest_classes(lake, source_root, [listings[c] for c in todo], fingerprints, settings, run_id))
+        per_class.update(_ingest_classes(
+            lake, params.source_root, [listings[c] for c in todo], fingerprints, settings, params.run_id
+        ))
     seconds = time.perf_counter() - started
     files = sum(len(listings[c].files) for c in todo)
-    return {
-        "files": sum(len(listing.files) for listing in listings.values()),
-        "ingested": sum(m["ingested"] for m in per_class.values()),
-        "rejected": sum(m["rejected"] for m in per_class.values()),
-        "scanned_files": files,
-        "unchanged_classes": sorted(unchanged),
-        "seconds": round(seconds, 3),
-        "files_per_second": round(files / seconds, 2) if seconds and files else None,
-        "classes": {c: per_class[c] for c in classes},
-    }
+    return IngestResult(
+        files=sum(len(listing.files) for listing in listings.values()),
+        ingested=sum(m.ingested for m in per_class.values()),
+        rejected=sum(m.rejected for m in per_class.values()),
+        scanned_files=files,
+        unchanged_classes=sorted(unchanged),
+        seconds=round(seconds, 3),
+        files_per_second=round(files / seconds, 2) if seconds and files else None,
+        classes={c: per_class[c] for c in classes},
+    )
 
 
-def _summary(raw: dict, rejected: dict, unchanged: bool) -> dict:
+def _summary(raw: dict, rejected: dict, unchanged: bool) -> IngestedClass:
     """What ingest reports for a class, from its raw and rejected manifests (with their URIs)."""
-    return {
-        "files": raw["files"],
-        "ingested": raw["rows"],
-        "rejected": rejected["rows"],
-        "rejected_by_reason": rejected["rejected_by_reason"],
-        "uri": raw["uri"],
-        "rejected_uri": rejected["uri"],
-        "thumbnails": raw.get("thumbnails"),
-        "unchanged": unchanged,
-    }
+    return IngestedClass(
+        files=raw["files"],
+        ingested=raw["rows"],
+        rejected=rejected["rows"],
+        rejected_by_reason=rejected["rejected_by_reason"],
+        uri=raw["uri"],
+        rejected_uri=rejected["uri"],
+        thumbnails=raw.get("thumbnails"),
+        unchanged=unchanged,
+    )
 
 
 def _ingest_classes(
     lake: VersionedLake, source_root: str, listings: list[ClassFiles], fingerprints: dict[str, str], settings: dict,
     run_id: str | None,
-) -> dict:
+) -> dict[str, IngestedClass]:
     spark = lake.spark
     classes = [listing.label for listing in listings]
     skipped = [row for listing in listings for row in listing.skipped()]

@@ -1,4 +1,5 @@
-"""The jobs by name, so a runtime (in-process or EMR step) can run any of them."""
+"""Every job, found by its parameters' type, so a runtime (in process or an EMR step) can
+run any of them."""
 
 from __future__ import annotations
 
@@ -7,17 +8,19 @@ from typing import Callable
 from pyspark.sql import SparkSession
 
 from . import featurize, ingest, pca
+from .contracts import PARAMS, JobResult
 
-JOBS: dict[str, Callable[..., dict]] = {
+JOBS: dict[str, Callable[[SparkSession, object], JobResult]] = {
     "ingest": ingest.ingest,
     "featurize": featurize.featurize,
     "pca_fit": pca.fit,
     "pca_project": pca.project,
 }
+assert set(JOBS) == set(PARAMS), "every job has a parameters type, and every parameters type a job"
 
 
-def run(spark: SparkSession, name: str, params: dict) -> dict:
-    """Run job ``name`` with keyword ``params``; return its metrics."""
-    if name not in JOBS:
-        raise KeyError(f"Unknown job {name!r}; known jobs: {sorted(JOBS)}.")
-    return JOBS[name](spark, **params)
+def run(spark: SparkSession, params) -> JobResult:
+    """Run the job that takes ``params`` (a dataclass of ``contracts``); return its result."""
+    if getattr(params, "job", None) not in JOBS:
+        raise TypeError(f"Not the parameters of a job: {params!r}; known jobs: {sorted(JOBS)}.")
+    return JOBS[params.job](spark, params)

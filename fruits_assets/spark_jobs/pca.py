@@ -34,6 +34,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from . import plots
+from .contracts import PcaFitParams, PcaFitResult, PcaProjectParams, PcaProjectResult, fields_of
 from .mobilenet import FEATURES
 from .uris import join
 from .versioned import VersionedLake
@@ -160,27 +161,19 @@ def _inputs(described: dict) -> str:
     return hashlib.sha256(json.dumps(described, sort_keys=True).encode()).hexdigest()
 
 
-def _unchanged(lake: VersionedLake, table: str, inputs: str, force: bool) -> dict | None:
-    """The current manifest (with its URI) of ``table`` if it was computed from ``inputs``."""
+def _unchanged(lake: VersionedLake, table: str, inputs: str, force: bool) -> tuple[str, dict] | None:
+    """(URI, manifest) of the current version of ``table`` if it was computed from ``inputs``."""
     found = None if force else lake.current_manifest(table)
-    if found and found[1].get("inputs") == inputs:
-        return {**found[1], "uri": found[0], "unchanged": True}
-    return None
+    return found if found and found[1].get("inputs") == inputs else None
 
 
-def fit(
-    spark: SparkSession,
-    lake_root: str,
-    classes: list[str],
-    k: int | None = None,
-    variance_target: float | None = 0.95,
-    force: bool = False,
-) -> dict:
-    """Fit on the Training split of ``classes``; commit the model; return metrics. The
-    current model is kept (``"unchanged": true``) when neither the classes' feature
-    versions nor the settings changed, unless ``force``."""
+def fit(spark: SparkSession, params: PcaFitParams) -> PcaFitResult:
+    """Fit on the Training split of the classes; commit the model. The current model is
+    kept (``unchanged``) when neither the classes' feature versions nor the settings
+    changed, unless ``force``."""
+    k, variance_target, classes = params.k, params.variance_target, params.classes
     check_settings(k, variance_target)
-    lake = VersionedLake(spark, lake_root)
+    lake = VersionedLake(spark, params.lake_root)
     started = time.perf_counter()
     versions = {c: lake.current("image_features", c) for c in classes}
     missing = [c for c, uri in versions.items() if uri is None]
@@ -188,9 +181,10 @@ def fit(
     if not classes:
         raise LookupError("No class has image_features yet: materialize image_features first.")
     inputs = _inputs({"features": [versions[c] for c in classes], "k": k, "variance_target": variance_target})
-    done = _unchanged(lake, "pca_model", inputs, force)
+    done = _unchanged(lake, "pca_model", inputs, params.force)
     if done:
-        return {**done, "scree_png": join(done["uri"], SCREE), "seconds": round(time.perf_counter() - started, 3)}
+        return fields_of(PcaFitResult, done[1], uri=done[0], unchanged=True, scree_png=join(done[0], SCREE),
+                         seconds=round(time.perf_counter() - started, 3))
     features = lake.spark.read.parquet(*[versions[c] for c in classes])
     rows, covariance, partitions = _covariance(features.where(F.col("split") == TRAIN_SPLIT))
     if rows < 2:
@@ -217,14 +211,14 @@ def fit(
         "inputs": inputs,
     }
     uri = lake.commit("pca_model", None, staged, metrics)
-    return {**metrics, "uri": uri, "unchanged": False, "scree_png": join(uri, SCREE),
-            "seconds": round(time.perf_counter() - started, 3)}
+    return fields_of(PcaFitResult, metrics, uri=uri, unchanged=False, scree_png=join(uri, SCREE),
+                     seconds=round(time.perf_counter() - started, 3))
 
 
-def project(spark: SparkSession, lake_root: str, force: bool = False) -> dict:
+def project(spark: SparkSession, params: PcaProjectParams) -> PcaProjectResult:
     """Project every image of the classes the current model was fitted on into one CSV
     (kept as it is when the model and those classes' features are unchanged)."""
-    lake = VersionedLake(spark, lake_root)
+    lake = VersionedLake(spark, params.lake_root)
     started = time.perf_counter()
     model = lake.current_manifest("pca_model")
     if model is None:
@@ -232,10 +226,9 @@ def project(spark: SparkSession, lake_root: str, force: bool = False) -> dict:
     model_uri, classes = model[0], model[1]["classes"]
     features = lake.current_all("image_features", classes)
     inputs = _inputs({"model": model_uri, "features": features})
-    done = _unchanged(lake, "pca_matrix", inputs, force)
+    done = _unchanged(lake, "pca_matrix", inputs, params.force)
     if done:
-        return {**done, "csv": join(done["uri"], CSV_NAME), "scatter_png": join(done["uri"], SCATTER),
-                "seconds": round(time.perf_counter() - started, 3)}
+        return _projected(done[0], done[1], True, started)
     fitted = FittedPCA.load(spark, model_uri)
     matrix = fitted.transform(spark.read.parquet(*features)).orderBy("split", "label", "path").persist()
     rows = matrix.count()
@@ -250,11 +243,9 @@ def project(spark: SparkSession, lake_root: str, force: bool = False) -> dict:
     metrics = {"rows": rows, "k": fitted.k, "columns": matrix.columns,
                "model": model_uri, "classes": classes, "inputs": inputs}
     uri = lake.commit("pca_matrix", None, staged, metrics)
-    return {
-        **metrics,
-        "uri": uri,
-        "unchanged": False,
-        "csv": join(uri, CSV_NAME),
-        "scatter_png": join(uri, SCATTER),
-        "seconds": round(time.perf_counter() - started, 3),
-    }
+    return _projected(uri, metrics, False, started)
+
+
+def _projected(uri: str, manifest: dict, unchanged: bool, started: float) -> PcaProjectResult:
+    return fields_of(PcaProjectResult, manifest, uri=uri, unchanged=unchanged, csv=join(uri, CSV_NAME),
+                     scatter_png=join(uri, SCATTER), seconds=round(time.perf_counter() - started, 3))

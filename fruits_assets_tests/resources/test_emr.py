@@ -5,16 +5,17 @@ entry point, its Spark session configured as the requested release's cluster wou
 loopback server, without the packages the bootstrap does not install. The Pipes
 messages travel through the same server."""
 
-import json
 import os
 import shlex
 import subprocess
 import sys
+from dataclasses import dataclass
 from types import SimpleNamespace
+from typing import ClassVar
 
 import pytest
 from botocore.exceptions import WaiterError
-from dagster import AssetKey, DagsterInstance, Definitions
+from dagster import DagsterInstance, Definitions
 
 from fruits_assets import sample
 from fruits_assets.assets import image_features, raw_images
@@ -24,6 +25,7 @@ from fruits_assets.resources.emr import RUN_TAG
 from fruits_assets.resources.emr_release import EmrRelease
 from fruits_assets.resources.regions import RegionError
 from fruits_assets.resources.s3a import connection_conf, fetch_jars
+from fruits_assets.spark_jobs.contracts import Contract, IngestParams
 from fruits_assets.spark_jobs.layout import MODEL_CACHE
 from fruits_assets_tests.conftest import RANDOM_MODEL, make_bucket
 
@@ -181,9 +183,9 @@ def test_assets_and_checks_run_as_steps_of_one_transient_cluster_on_an_s3_lake(s
     jobs = [s["Steps"][0]["HadoopJarStep"]["Args"][-2] for s in steps]
     assert jobs == ["ingest", "featurize"]
     args = steps[0]["Steps"][0]["HadoopJarStep"]["Args"]
-    job, params = args[-2], json.loads(args[-1])
-    assert job == "ingest" and params["classes"] == [classes[0]]
-    assert params["source_root"] == f"file://{source}" and params["lake_root"] == "s3://fruits-emr/lake"
+    job, params = args[-2], IngestParams.from_json(args[-1])
+    assert job == "ingest" and params.classes == [classes[0]]
+    assert params.source_root == f"file://{source}" and params.lake_root == "s3://fruits-emr/lake"
     assert any(a.startswith("spark.yarn.appMasterEnv.DAGSTER_PIPES_CONTEXT=") for a in args)
 
     lake_keys = [o["Key"] for p in s3.get_paginator("list_objects_v2").paginate(Bucket="fruits-emr", Prefix="lake/data/")
@@ -225,7 +227,7 @@ def test_emr_outside_the_eu_is_refused_before_any_request(s3, s3_server, tmp_pat
     fake = FakeEmr(s3, tmp_path)
     context = SimpleNamespace(run_id="r", log=SimpleNamespace(info=print))
     with pytest.raises(RegionError, match="The EMR region is in us-east-1"):
-        _runtime(fake, s3_endpoint_url=s3_server, region="us-east-1").run_job("ingest", context)
+        _runtime(fake, s3_endpoint_url=s3_server, region="us-east-1").run_job(IngestParams(source_root="s3://fruits/source", lake_root="s3://fruits-emr/lake", classes=["Kiwi"]), context)
     assert fake.requests == []
 
 
@@ -235,9 +237,13 @@ def test_failed_step_raises_with_the_log_location(s3, s3_server, tmp_path):
     make_bucket(s3, "fruits-emr", "eu-west-3")
     fake = FakeEmr(s3, tmp_path)
 
+    @dataclass(frozen=True)
+    class NoSuchJob(Contract):
+        job: ClassVar[str] = "no_such_job"
+
     @asset
     def broken(context, spark: EmrSpark):
-        spark.run_job("no_such_job", context)
+        spark.run_job(NoSuchJob(), context)
 
     result = materialize([broken], resources={"spark": _runtime(fake, s3_endpoint_url=s3_server)}, raise_on_error=False)
     assert not result.success

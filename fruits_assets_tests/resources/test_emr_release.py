@@ -9,6 +9,7 @@ from fruits_assets.resources import EmrSpark
 from fruits_assets.resources.emr_release import (
     DEFAULT_RELEASE, STEP_PACKAGES, EmrRelease, UnsupportedRelease, step_requirements,
 )
+from fruits_assets.spark_jobs.contracts import PcaProjectParams
 
 
 def _runtime(**config) -> EmrSpark:
@@ -50,7 +51,7 @@ def test_step_python_is_the_bootstrap_python():
     runtime = _runtime()
     script = runtime.bootstrap()
     bootstrap_python = re.search(r"^PYTHON=(\S+)$", script, re.MULTILINE).group(1)
-    args = runtime.step_request("ingest", {}, "s3://b/entry.py", {})["HadoopJarStep"]["Args"]
+    args = runtime.step_request(PcaProjectParams(lake_root="s3://b/lake"), "s3://b/entry.py", {})["HadoopJarStep"]["Args"]
     confs = dict(a.split("=", 1) for a in args if a.startswith("spark.pyspark."))
     assert confs["spark.pyspark.python"] == confs["spark.pyspark.driver.python"] == bootstrap_python
     assert bootstrap_python == "/usr/bin/python3.11"

@@ -12,8 +12,8 @@ from fruits_assets.resources.source import SourceError
 class NoSpark(SparkRuntime):
     """A runtime that fails the test if any job reaches it."""
 
-    def run_job(self, name, context=None, **params):
-        raise AssertionError(f"Spark job {name!r} started although the configuration is bad")
+    def run_job(self, params, context=None):
+        raise AssertionError(f"Spark job {params.job!r} started although the configuration is bad")
 
 
 def _materialize(source: FruitSource, lake: LakeResource, classes=("Apple 6",)):

@@ -25,12 +25,14 @@ FEATURIZE = KILL_INSIDE_FIRST_COMMIT + textwrap.dedent(
     """
     import json, sys
     from fruits_assets.spark_jobs import jobs
+    from fruits_assets.spark_jobs.contracts import FeaturizeParams, IngestParams
+    from fruits_assets.spark_jobs.mobilenet import ModelSpec
     from fruits_assets.spark_jobs.session import build_session
     lake, classes, model, kill_at_marker = sys.argv[1], json.loads(sys.argv[2]), json.loads(sys.argv[3]), sys.argv[4]
     if kill_at_marker == "yes":
         die_inside_first_commit()
     spark = build_session("local[2]")
-    jobs.run(spark, "featurize", {"lake_root": lake, "classes": classes, "model": model, "force": True})
+    jobs.run(spark, FeaturizeParams(lake_root=lake, classes=classes, model=ModelSpec(**model), force=True))
     """
 )
 
@@ -96,11 +98,13 @@ EXECUTOR_KILL = textwrap.dedent(
     import json, os, signal, sys, threading, time
     import psutil
     from fruits_assets.spark_jobs import jobs
+    from fruits_assets.spark_jobs.contracts import FeaturizeParams, IngestParams
+    from fruits_assets.spark_jobs.mobilenet import ModelSpec
     from fruits_assets.spark_jobs.session import build_session
 
     source, lake, classes, model = sys.argv[1], sys.argv[2], json.loads(sys.argv[3]), json.loads(sys.argv[4])
     spark = build_session("local-cluster[2,1,1024]")
-    jobs.run(spark, "ingest", {"source_root": source, "lake_root": lake, "classes": classes})
+    jobs.run(spark, IngestParams(source_root=source, lake_root=lake, classes=classes))
 
     def executor_python_workers():
         for process in psutil.Process().children(recursive=True):
@@ -129,15 +133,15 @@ EXECUTOR_KILL = textwrap.dedent(
     done = threading.Event()
     thread = threading.Thread(target=killer, daemon=True)
     thread.start()
-    metrics = jobs.run(spark, "featurize", {"lake_root": lake, "classes": classes, "model": model})
+    metrics = jobs.run(spark, FeaturizeParams(lake_root=lake, classes=classes, model=ModelSpec(**model)))
     done.set()
     thread.join()
-    features = spark.read.parquet(*[metrics["classes"][c]["uri"] for c in classes])
+    features = spark.read.parquet(*[metrics.classes[c].uri for c in classes])
     print("RESULT " + json.dumps({
         "killed": killed,
         "rows": features.count(),
         "distinct_ids": features.select("image_id").distinct().count(),
-        "metrics_rows": metrics["rows"],
+        "metrics_rows": metrics.rows,
     }))
     """
 )

@@ -5,6 +5,7 @@ import pytest
 from pyspark import SparkContext
 
 from fruits_assets.spark_jobs import jobs, mobilenet
+from fruits_assets.spark_jobs.contracts import FeaturizeParams
 from fruits_assets.spark_jobs.images import decode
 from fruits_assets.spark_jobs.versioned import VersionedLake
 from fruits_assets_tests.conftest import RANDOM_MODEL, current_dir, lake_uri, run_images
@@ -40,7 +41,7 @@ def broadcasts(monkeypatch):
 def test_features_contract_and_determinism(spark, real_sample, lake, broadcasts):
     _, first = run_images(spark, real_sample, lake, CLASSES)
     features = _features(spark, lake)
-    assert len(features) == first["rows"] == 150
+    assert len(features) == first.rows == 150
     matrix = np.stack(list(features.values()))
     assert matrix.shape == (150, 1280) and matrix.dtype == np.float32
     assert np.isfinite(matrix).all()
@@ -48,23 +49,23 @@ def test_features_contract_and_determinism(spark, real_sample, lake, broadcasts)
 
     # one broadcast of the whole model per job, and each Python worker built it once
     assert len(broadcasts) == 1 and broadcasts[0] > 1_000_000
-    builds = first["model_builds_by_worker"]
+    builds = first.model_builds_by_worker
     assert builds and set(builds.values()) == {1}
-    assert first["tasks"] >= len(builds)
+    assert first.tasks >= len(builds)
 
     # tasks hold consecutive classes: a file per class and task boundary, and no shuffle of the features
     files = [f for c in CLASSES for f in current_dir(spark, lake, "image_features", c).glob("part-*")]
-    assert len(files) <= len(CLASSES) + first["tasks"] - 1
+    assert len(files) <= len(CLASSES) + first.tasks - 1
     above_model = _last_plan_with_model(spark).split("ArrowEvalPython")[0]
     assert "Exchange" not in above_model, above_model
 
-    params = {"lake_root": lake_uri(lake), "classes": CLASSES, "model": RANDOM_MODEL, "force": True}
-    second = jobs.run(spark, "featurize", params)
+    params = FeaturizeParams(lake_root=lake_uri(lake), classes=CLASSES, model=mobilenet.ModelSpec(**RANDOM_MODEL), force=True)
+    second = jobs.run(spark, params)
     assert len(broadcasts) == 2
     again = _features(spark, lake)
     assert again.keys() == features.keys()
     assert all(np.array_equal(features[k], again[k]) for k in features)
-    assert second["weights"] == "random"
+    assert second.weights == "random"
 
 
 def test_keras_and_litert_agree_on_real_images(real_sample, model_cache):
@@ -129,5 +130,5 @@ def test_one_image_is_one_task_and_one_file(spark, real_sample, lake, tmp_path):
 
     _, featurized = run_images(spark, source, lake, ["Kiwi"])
 
-    assert featurized["rows"] == 1 and featurized["tasks"] == 1
+    assert featurized.rows == 1 and featurized.tasks == 1
     assert len(list(current_dir(spark, lake, "image_features", "Kiwi").glob("part-*"))) == 1

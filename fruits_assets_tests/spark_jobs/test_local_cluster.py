@@ -15,15 +15,16 @@ SCRIPT = textwrap.dedent(
     """
     import json, sys
     from fruits_assets.spark_jobs import jobs
+    from fruits_assets.spark_jobs.contracts import FeaturizeParams, IngestParams
+    from fruits_assets.spark_jobs.mobilenet import ModelSpec
     from fruits_assets.spark_jobs.session import build_session
     source, lake, classes, model = sys.argv[1], sys.argv[2], json.loads(sys.argv[3]), json.loads(sys.argv[4])
     spark = build_session("local-cluster[2,1,1024]")
-    jobs.run(spark, "ingest", {"source_root": source, "lake_root": lake, "classes": classes})
-    metrics = jobs.run(spark, "featurize", {"lake_root": lake, "classes": classes, "model": model})
-    ids = spark.read.parquet(*[metrics["classes"][c]["uri"] for c in classes]).select("image_id")
-    metrics["distinct_ids"] = ids.distinct().count()
+    jobs.run(spark, IngestParams(source_root=source, lake_root=lake, classes=classes))
+    result = jobs.run(spark, FeaturizeParams(lake_root=lake, classes=classes, model=ModelSpec(**model)))
+    ids = spark.read.parquet(*[result.classes[c].uri for c in classes]).select("image_id")
     executors = spark.sparkContext._jsc.sc().getExecutorMemoryStatus().size() - 1
-    print("RESULT " + json.dumps({**metrics, "executors": executors}))
+    print("RESULT " + json.dumps({**result.to_dict(), "distinct_ids": ids.distinct().count(), "executors": executors}))
     """
 )
 

@@ -2,12 +2,14 @@
 every run, sign determinism, the CSV contract."""
 
 import io
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from fruits_assets.spark_jobs import jobs
+from fruits_assets.spark_jobs.contracts import PcaFitParams, PcaProjectParams
 from fruits_assets.spark_jobs.pca import check_settings
 from fruits_assets.spark_jobs.versioned import VersionedLake
 from fruits_assets_tests.conftest import lake_uri, run_images, seed_lake
@@ -23,38 +25,38 @@ def featurized_lake(spark, real_sample, tmp_path_factory, model_cache):
 
 
 def _csv(spark, lake, force: bool = False) -> tuple[pd.DataFrame, bytes]:
-    metrics = jobs.run(spark, "pca_project", {"lake_root": lake_uri(lake), "force": force})
-    data = VersionedLake(spark, lake_uri(lake)).fs.read_bytes(metrics["csv"])
+    metrics = jobs.run(spark, PcaProjectParams(lake_root=lake_uri(lake), force=force))
+    data = VersionedLake(spark, lake_uri(lake)).fs.read_bytes(metrics.csv)
     return pd.read_csv(io.BytesIO(data)), data
 
 
 def test_k_by_variance_target(spark, featurized_lake):
-    fit = jobs.run(spark, "pca_fit", {"lake_root": lake_uri(featurized_lake), "classes": CLASSES, "variance_target": 0.9})
-    cumulative = np.asarray(fit["cumulative_variance"])
-    assert cumulative[-1] >= 0.9 and (fit["k"] == 1 or cumulative[-2] < 0.9)
-    assert len(fit["explained_variance"]) == fit["k"]
-    assert np.all(np.diff(fit["explained_variance"]) <= 1e-12), "explained variance must not increase"
-    assert fit["train_rows"] == 160
+    fit = jobs.run(spark, PcaFitParams(lake_root=lake_uri(featurized_lake), classes=CLASSES, variance_target=0.9))
+    cumulative = np.asarray(fit.cumulative_variance)
+    assert cumulative[-1] >= 0.9 and (fit.k == 1 or cumulative[-2] < 0.9)
+    assert len(fit.explained_variance) == fit.k
+    assert np.all(np.diff(fit.explained_variance) <= 1e-12), "explained variance must not increase"
+    assert fit.train_rows == 160
 
     matrix, _ = _csv(spark, featurized_lake)
-    assert list(matrix.columns) == ["path", "label", "split"] + [f"pc_{i}" for i in range(1, fit["k"] + 1)]
+    assert list(matrix.columns) == ["path", "label", "split"] + [f"pc_{i}" for i in range(1, fit.k + 1)]
     assert len(matrix) == 200
     assert set(matrix["split"]) == {"Training", "Test"} and set(matrix["label"]) == set(CLASSES)
 
 
 def test_fixed_k_and_deterministic_csv(spark, featurized_lake):
-    params = {"lake_root": lake_uri(featurized_lake), "classes": CLASSES, "k": 5, "variance_target": None}
-    fit = jobs.run(spark, "pca_fit", params)
-    assert fit["k"] == 5
-    assert fit["covariance_partitions"] >= 2, "the covariance is summed in parallel"
+    params = PcaFitParams(lake_root=lake_uri(featurized_lake), classes=CLASSES, k=5, variance_target=None)
+    fit = jobs.run(spark, params)
+    assert fit.k == 5
+    assert fit.covariance_partitions >= 2, "the covariance is summed in parallel"
     first, first_bytes = _csv(spark, featurized_lake)
     assert first.shape == (200, 8)
     training = first[first["split"] == "Training"][[f"pc_{i}" for i in range(1, 6)]]
     variances = training.var().to_numpy()
     assert np.all(np.diff(variances) <= 1e-9), "component variances must decrease"
 
-    refit = jobs.run(spark, "pca_fit", {**params, "force": True})
-    assert refit["uri"] != fit["uri"], "a forced refit computes a new version"
+    refit = jobs.run(spark, replace(params, force=True))
+    assert refit.uri != fit.uri, "a forced refit computes a new version"
     _, second_bytes = _csv(spark, featurized_lake, force=True)
     assert first_bytes == second_bytes
 
@@ -88,8 +90,8 @@ def test_every_fit_finds_the_spectrum_numpy_finds(spark, whole_sample_lake):
     train = np.stack(rows.where("split = 'Training'").select("features").toPandas()["features"]).astype(np.float64)
     expected = np.clip(np.linalg.eigvalsh(np.cov(train.T))[::-1], 0, None)
     expected /= expected.sum()
-    params = {"lake_root": lake_uri(whole_sample_lake), "classes": classes, "variance_target": 0.95}
+    params = PcaFitParams(lake_root=lake_uri(whole_sample_lake), classes=classes, variance_target=0.95)
     for _ in range(4):
-        fit = jobs.run(spark, "pca_fit", params)
-        assert fit["k"] == int(np.searchsorted(np.cumsum(expected), 0.95 - 1e-12) + 1)
-        np.testing.assert_allclose(fit["explained_variance"], expected[: fit["k"]], rtol=1e-6, atol=1e-12)
+        fit = jobs.run(spark, params)
+        assert fit.k == int(np.searchsorted(np.cumsum(expected), 0.95 - 1e-12) + 1)
+        np.testing.assert_allclose(fit.explained_variance, expected[: fit.k], rtol=1e-6, atol=1e-12)

@@ -30,6 +30,8 @@ JOB = KILL_INSIDE_FIRST_COMMIT + textwrap.dedent(
     import json, sys
     from fruits_assets.resources import s3a
     from fruits_assets.spark_jobs import jobs
+    from fruits_assets.spark_jobs.contracts import FeaturizeParams, IngestParams
+    from fruits_assets.spark_jobs.mobilenet import ModelSpec
     from fruits_assets.spark_jobs.session import build_session
     source, lake, classes, model, moment = sys.argv[1:6]
     classes, model = json.loads(classes), json.loads(model)
@@ -37,8 +39,8 @@ JOB = KILL_INSIDE_FIRST_COMMIT + textwrap.dedent(
         die_inside_first_commit()
     spark = build_session("local[2]", s3a.spark_conf("pypi"))
     if moment == "ingest":
-        jobs.run(spark, "ingest", {"source_root": source, "lake_root": lake, "classes": classes})
-    jobs.run(spark, "featurize", {"lake_root": lake, "classes": classes, "model": model, "force": True})
+        jobs.run(spark, IngestParams(source_root=source, lake_root=lake, classes=classes))
+    jobs.run(spark, FeaturizeParams(lake_root=lake, classes=classes, model=ModelSpec(**model), force=True))
     """
 )
 

@@ -1,0 +1,56 @@
+"""The jobs' parameters and results survive the JSON trip an EMR step makes (the same
+types come back), and a field one side does not know is refused, not dropped."""
+
+import dataclasses
+
+import pytest
+
+from fruits_assets.spark_jobs import jobs
+from fruits_assets.spark_jobs.contracts import (
+    PARAMS,
+    RESULTS,
+    FeaturizedClass,
+    FeaturizeParams,
+    FeaturizeResult,
+    IngestParams,
+    PcaFitResult,
+    Runtime,
+)
+from fruits_assets.spark_jobs.mobilenet import ModelSpec
+
+
+def test_parameters_round_trip_with_their_nested_model_spec():
+    params = FeaturizeParams(lake_root="s3://lake", classes=["Kiwi"], model=ModelSpec(weights="random", seed=3), force=True)
+    back = FeaturizeParams.from_json(params.to_json())
+    assert back == params and isinstance(back.model, ModelSpec)
+
+
+def test_a_result_round_trips_with_nested_classes_and_runtime():
+    result = FeaturizeResult(
+        seconds=1.5, rows=3, inferred=2, reused=1, unchanged_classes=[], images_per_second=None, model_seconds=0.1,
+        weights="random", backend="litert", model="m", threads_per_worker=1, tasks=2, model_builds_by_worker={"w": 1},
+        classes={"Kiwi": FeaturizedClass(uri="s3://lake/v=1", rows=3, inferred=2, reused=1, unchanged=False)},
+        runtime=Runtime(emr_cluster_id="j-1", emr_step_id="s-1", emr_console_url="https://x", emr_step_seconds=3),
+    )
+    back = FeaturizeResult.from_json(result.to_json())
+    assert back == result
+    assert isinstance(back.classes["Kiwi"], FeaturizedClass) and isinstance(back.runtime, Runtime)
+    assert isinstance(back.runtime.emr_step_seconds, float)
+
+
+def test_an_unknown_field_is_refused():
+    with pytest.raises(ValueError, match=r"IngestParams has no field\(s\) \['workers'\]"):
+        IngestParams.from_dict({"source_root": "s", "lake_root": "l", "classes": [], "workers": 4})
+    with pytest.raises(TypeError):
+        PcaFitResult.from_dict({"seconds": 1.0})  # required fields missing
+
+
+def test_every_job_has_parameters_and_a_result_type():
+    assert set(jobs.JOBS) == set(PARAMS) == set(RESULTS)
+    for name, params in PARAMS.items():
+        assert params.job == name and dataclasses.is_dataclass(RESULTS[name])
+
+
+def test_run_refuses_what_is_not_a_job_s_parameters(spark):
+    with pytest.raises(TypeError, match="Not the parameters of a job"):
+        jobs.run(spark, {"job": "ingest"})
