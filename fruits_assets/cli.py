@@ -6,6 +6,7 @@ import argparse
 import os
 import shutil
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 from . import sample, settings
@@ -40,6 +41,24 @@ def sync_partitions(dagster_instance, classes: list[str], prune: bool = False) -
     for key in removed:
         dagster_instance.delete_dynamic_partition(fruit_classes.name, key)
     return added, removed
+
+
+@contextmanager
+def resolved(resources: dict):
+    """``resources`` as a run would see them (their EnvVars read now), as attributes."""
+    from dagster import build_resources
+
+    with build_resources(resources) as built:
+        yield built
+
+
+@contextmanager
+def deployment_resources(*names: str):
+    """The definitions' resources ``names``, resolved."""
+    from .definitions import defs
+
+    with resolved({name: defs.resources[name] for name in names}) as built:
+        yield built
 
 
 QUIET_RUN = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
@@ -81,17 +100,19 @@ def run_pipeline(k: int | None, variance_target: float | None, verbose: bool = F
     """Materialize raw_images and image_features for ``classes`` (default: every class of
     the source) in one run per range of consecutive partitions (one, usually), then PCA
     and the classifier over every class with features."""
-    from dagster import AssetKey
+    with deployment_resources("source", "lake") as resources:
+        return _run_pipeline(instance(), resources, k, variance_target, verbose, classes)
 
-    from .spark_jobs.pca import CSV_NAME
+
+def _run_pipeline(dagster_instance, resources, k, variance_target, verbose, classes) -> dict:
+    from dagster import AssetKey
 
     from .definitions import defs
     from .jobs import IMAGE_ASSETS
     from .partitions import consecutive_runs, range_tags
+    from .spark_jobs.pca import CSV_NAME
 
-    dagster_instance = instance()
-    resources = defs.resources
-    source_classes = resources["source"].classes()
+    source_classes = resources.source.classes()
     wanted = classes or source_classes
     unknown = sorted(set(wanted) - set(source_classes))
     if unknown:
@@ -100,7 +121,7 @@ def run_pipeline(k: int | None, variance_target: float | None, verbose: bool = F
     keys = dagster_instance.get_dynamic_partitions("fruit_class")
     job = defs.resolve_implicit_global_asset_job_def()
     logging = {} if verbose else QUIET_RUN
-    print(f"fruits_assets: {len(wanted)} classes from {resources['source'].resolved_root()} into {resources['lake'].root}",
+    print(f"fruits_assets: {len(wanted)} classes from {resources.source.resolved_root()} into {resources.lake.root}",
           flush=True)
     runs = []
     for first, last in consecutive_runs(keys, wanted):
@@ -121,7 +142,7 @@ def run_pipeline(k: int | None, variance_target: float | None, verbose: bool = F
         raise_on_error=True,
     )
     report_steps(pca)
-    lake = resources["lake"]
+    lake = resources.lake
     model = lake.manifest("pca_model")
     matrix_version, matrix = lake.current_manifest("pca_matrix")
     features = lake.manifest("image_features", wanted[0])
@@ -161,10 +182,14 @@ def emr_plan(args) -> int:
     script and the estimated hourly cost."""
     import json
 
-    from .deployments import aws_settings, emr_runtime
+    from dagster_aws.s3 import S3Resource
+
+    from .deployments import check_aws_settings, emr_spark
     from .spark_jobs.contracts import IngestParams
 
-    runtime = emr_runtime(aws_settings(require_credentials=False))
+    check_aws_settings(require_credentials=False)
+    with resolved({"spark": emr_spark(S3Resource())}) as resources:
+        runtime = resources.spark
     staged = runtime.staged_uris()
     release = runtime.release
     print(json.dumps({
@@ -240,16 +265,15 @@ def dispatch(args) -> int:
         return 0
 
     if settings.deployment() == "aws" and args.command in ("run", "partitions"):
-        from .deployments import aws_settings
+        from .deployments import check_aws_settings
 
-        aws_settings()  # before any work: every missing setting, credentials included, in one message
+        check_aws_settings()  # before any work: every missing setting, credentials included, in one message
     if args.command == "sample":
         print(sample.generate(settings.sample_dir()))
         return 0
     if args.command == "partitions":
-        from .definitions import defs
-
-        added, removed = sync_partitions(instance(), defs.resources["source"].classes(), prune=args.prune)
+        with deployment_resources("source") as resources:
+            added, removed = sync_partitions(instance(), resources.source.classes(), prune=args.prune)
         print(f"fruit_class partitions: {len(added)} added, {len(removed)} removed"
               + ("" if args.prune else " (partitions of classes absent from the source are kept: --prune removes them)"))
         return 0

@@ -1,4 +1,5 @@
-"""Defaults read from the environment (see the README's Configuration table)."""
+"""What is read from the environment outside the resources' EnvVars: the project's home,
+the deployment, and the region guard's override (see the README's Configuration table)."""
 
 from __future__ import annotations
 
@@ -15,22 +16,13 @@ def project_home() -> Path:
     return Path(os.environ.get("FRUITS_HOME") or os.getcwd()).resolve()
 
 
-def lake_root() -> str:
-    """``FRUITS_LAKE`` (a path or s3:// URI), else ``<home>/.lake``."""
-    return os.environ.get("FRUITS_LAKE") or str(project_home() / ".lake")
-
-
-def source_root() -> str:
-    """``FRUITS_SOURCE`` (a path or s3:// URI), else "" for the embedded sample."""
-    return os.environ.get("FRUITS_SOURCE", "")
+def default_lake() -> str:
+    """The local lake when ``FRUITS_LAKE`` is not set: ``<home>/.lake``."""
+    return str(project_home() / ".lake")
 
 
 def sample_dir() -> Path:
     return project_home() / ".sample"
-
-
-def spark_master() -> str:
-    return os.environ.get("FRUITS_SPARK_MASTER", "local[*]")
 
 
 def s3a_jars() -> str:
@@ -39,6 +31,7 @@ def s3a_jars() -> str:
 
 
 def deployment() -> str:
+    """``FRUITS_DEPLOYMENT``: the one setting that picks the resources (local | aws)."""
     return os.environ.get("FRUITS_DEPLOYMENT", "local")
 
 

@@ -6,8 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from fruits_assets.deployments import aws_resources, aws_settings, local_resources
-from fruits_assets.resources import EmrSpark, LocalSpark
+from dagster import EnvVar, build_resources
+
+from fruits_assets.deployments import aws_resources, check_aws_settings, local_resources
+from fruits_assets.resources import EmrSpark
+from fruits_assets.resources.spark import reads_s3a
+from fruits_assets.spark_jobs.contracts import IngestParams, PcaProjectParams
 from fruits_assets.resources.emr_release import DEFAULT_RELEASE
 from fruits_assets.settings import DeploymentError
 from fruits_assets_tests.conftest import REPO, project_env
@@ -44,24 +48,24 @@ def test_every_missing_setting_is_named(tmp_path, monkeypatch):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     with pytest.raises(DeploymentError) as error:
-        aws_settings({"FRUITS_LAKE": "/not/s3"})
+        check_aws_settings({"FRUITS_LAKE": "/not/s3"})
     message = str(error.value)
     for missing in ("FRUITS_LAKE (an s3://", "FRUITS_SOURCE", "FRUITS_EMR_WHEEL", "AWS credentials"):
         assert missing in message
 
 
-def test_aws_resources_are_emr_with_s3_lake(monkeypatch):
+def test_aws_resources_are_emr_with_s3_lake_and_settings_from_env_vars(monkeypatch):
     for name, value in {**AWS_SETTINGS, "AWS_ACCESS_KEY_ID": "k", "AWS_SECRET_ACCESS_KEY": "s",
-                        "AWS_DEFAULT_REGION": "eu-west-1"}.items():
+                        "AWS_DEFAULT_REGION": "eu-west-1", "FRUITS_EMR_CORE_INSTANCE_COUNT": "5"}.items():
         monkeypatch.setenv(name, value)
     resources = aws_resources()
-    assert isinstance(resources["spark"], EmrSpark) and resources["spark"].region == "eu-west-1"
-    assert resources["spark"].staging_uri == AWS_SETTINGS["FRUITS_LAKE"]
-    assert resources["lake"].spark_root == "s3://fruits-lake-eu/lake"
-    monkeypatch.setenv("FRUITS_SPARK", "local")
-    local = aws_resources()
-    assert isinstance(local["spark"], LocalSpark) and local["spark"].use_s3a
-    assert local["lake"].spark_root == "s3a://fruits-lake-eu/lake"
+    spark = resources["spark"]
+    assert spark.wheel == EnvVar("FRUITS_EMR_WHEEL") and resources["lake"].root == EnvVar("FRUITS_LAKE"), \
+        "the UI shows which variable a setting comes from"
+    with build_resources({"spark": spark, "lake": resources["lake"]}) as built:
+        assert isinstance(built.spark, EmrSpark) and built.spark.region == "eu-west-1"
+        assert built.spark.staging_uri == AWS_SETTINGS["FRUITS_LAKE"] and built.spark.core_instance_count == 5
+        assert built.lake.spark_root == "s3://fruits-lake-eu/lake"
 
 
 def test_aws_definitions_validate_and_emr_plan(tmp_path):
@@ -82,14 +86,27 @@ def test_aws_definitions_validate_and_emr_plan(tmp_path):
     assert installs and not any("tensorflow" in line or "pyspark" in line for line in installs)
 
 
+def test_local_settings_left_unset_keep_the_defaults(monkeypatch, tmp_path):
+    for name in ("FRUITS_LAKE", "FRUITS_SOURCE", "FRUITS_SPARK_MASTER", "FRUITS_WEIGHTS"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("FRUITS_HOME", str(tmp_path))
+    resources = local_resources()
+    assert resources["spark"].master == "local[*]" and resources["model"].weights == "auto"
+    assert resources["lake"].root == str(tmp_path / ".lake") and resources["source"].root == ""
+    monkeypatch.setenv("FRUITS_SPARK_MASTER", "local[2]")
+    assert local_resources()["spark"].master == EnvVar("FRUITS_SPARK_MASTER")
+
+
 def test_local_deployment_reads_an_s3_lake_or_source_through_s3a(monkeypatch, tmp_path):
     monkeypatch.setenv("FRUITS_LAKE", str(tmp_path / "lake"))
-    monkeypatch.delenv("FRUITS_SOURCE", raising=False)
-    assert not local_resources()["spark"].use_s3a
     monkeypatch.setenv("FRUITS_SOURCE", "s3://fruits-source/fruits-360")
     resources = local_resources()
-    assert resources["spark"].use_s3a and resources["source"].spark_root == "s3a://fruits-source/fruits-360"
-    assert resources["lake"].spark_root == f"file://{tmp_path / 'lake'}"
+    with build_resources({"source": resources["source"], "lake": resources["lake"]}) as built:
+        assert built.source.spark_root == "s3a://fruits-source/fruits-360"
+        assert built.lake.spark_root == f"file://{tmp_path / 'lake'}"
+        ingest = IngestParams(source_root=built.source.spark_root, lake_root=built.lake.spark_root, classes=["Kiwi"])
+    assert reads_s3a(ingest), "the session gets the S3A jars for this job"
+    assert not reads_s3a(PcaProjectParams(lake_root=f"file://{tmp_path / 'lake'}"))
 
 
 def test_importing_the_aws_definitions_reads_no_credentials(tmp_path):

@@ -1,7 +1,7 @@
-"""The aws deployment end to end with Spark on ``s3a://`` against a loopback S3 server:
-the real sample uploaded with ``fruits-assets upload``, every asset materialized by
-``fruits-assets run`` with ``FRUITS_DEPLOYMENT=aws FRUITS_SPARK=local``, every object
-encrypted, and a bucket outside the EU refused."""
+"""An S3 lake and source with Spark on ``s3a://`` against a loopback S3 server (the local
+deployment with ``s3://`` locations, as from a laptop): the real sample uploaded with
+``fruits-assets upload``, every asset materialized by ``fruits-assets run``, every object
+encrypted, every asset loaded back, and a bucket outside the EU refused."""
 
 import io
 import json
@@ -29,12 +29,12 @@ def unencrypted(s3, bucket: str, prefix: str = "") -> list[str]:
 
 
 def aws_env(home, **settings) -> dict:
-    """The subprocess environment of the aws deployment with local Spark on s3a://."""
+    """The subprocess environment of local Spark on s3a://."""
     import os
 
     aws = {k: v for k, v in os.environ.items() if k.startswith("AWS_")}  # the s3 fixture's endpoint and keys
     return project_env(
-        **aws, FRUITS_DEPLOYMENT="aws", FRUITS_SPARK="local", FRUITS_S3A_JARS="pypi", FRUITS_WEIGHTS="random",
+        **aws, FRUITS_S3A_JARS="pypi", FRUITS_WEIGHTS="random",
         FRUITS_HOME=str(home), DAGSTER_HOME=str(home / "dagster_home"), **settings,
     )
 

@@ -14,8 +14,8 @@ CLASSES_SORTED = sorted(p.name for p in (SHARED_SAMPLE / "Training").iterdir())
 
 
 def _tick(instance, source, cursor=None):
-    context = build_sensor_context(instance=instance, cursor=cursor, resources={"source": FruitSource(root=str(source))})
-    return fruit_class_sensor(context)
+    with build_sensor_context(instance=instance, cursor=cursor, resources={"source": FruitSource(root=str(source))}) as context:
+        return fruit_class_sensor(context)
 
 
 def test_new_and_changed_classes_are_requested(tmp_path, real_sample):

@@ -23,6 +23,7 @@ import boto3
 from botocore.exceptions import WaiterError
 from dagster import DagsterExecutionInterruptedError, PipesEnvContextInjector, open_pipes_session
 from dagster_aws.pipes import PipesS3MessageReader
+from dagster_aws.s3 import S3Resource
 
 from ..spark_jobs.contracts import RESULT_MESSAGE, RESULTS, Contract, JobResult, Runtime
 from .emr_release import DEFAULT_RELEASE, EmrRelease, step_requirements
@@ -106,7 +107,7 @@ class EmrSpark(SparkRuntime):
     instance_profile: str = "EMR_EC2_DefaultRole"
     subnet_id: Optional[str] = None
     allow_non_eu_region: bool = False
-    s3_endpoint_url: Optional[str] = None
+    s3: Optional[S3Resource] = None  # how boto3 reaches S3 (default: the standard AWS chain)
     poll_seconds: float = 15.0
 
     @property
@@ -120,7 +121,7 @@ class EmrSpark(SparkRuntime):
         return boto3.client("emr", region_name=self.region)
 
     def s3_client(self):
-        return s3_client(self.s3_endpoint_url)
+        return s3_client(self.s3)
 
     def _uri(self, *parts: str) -> str:
         return "/".join([self.staging_uri.rstrip("/"), *parts])

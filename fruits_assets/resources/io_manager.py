@@ -16,6 +16,7 @@ from dagster import ConfigurableIOManager, InputContext, OutputContext, Resource
 
 from ..classifier import MODEL_FILE, FruitClassifier
 from ..spark_jobs.pca import CSV_NAME, FittedPCA
+from ..spark_jobs.uris import to_spark_uri
 from ..spark_jobs.versioned import VersionedLake
 from .lake import LakeResource
 from .model import MobileNetResource
@@ -44,7 +45,8 @@ class LakeIOManager(ConfigurableIOManager):
             return self.model.converted(self.lake)
         if asset == "fruit_classifier":
             return FruitClassifier.from_bytes(self.lake.store().read_bytes(f"{self._current(asset)}/{MODEL_FILE}"))
-        lake = VersionedLake(self.spark.session(), self.lake.spark_root)
+        # Read in this process, so through S3A even where the jobs' Spark (EMR) says s3://
+        lake = VersionedLake(self.spark.session(with_s3a=self.lake.is_s3), to_spark_uri(self.lake.root, "s3a"))
         if asset == "pca_model":
             current = lake.current("pca_model")
             if current is None:

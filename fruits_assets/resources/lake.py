@@ -5,6 +5,7 @@ import json
 from typing import Optional
 
 from dagster import ConfigurableResource
+from dagster_aws.s3 import S3Resource
 
 from ..spark_jobs.layout import TABLES
 from ..spark_jobs.uris import is_remote, to_spark_uri
@@ -17,7 +18,7 @@ class LakeResource(ConfigurableResource):
 
     root: str
     spark_s3_scheme: str = "s3"  # "s3" = EMRFS on EMR; "s3a" = hadoop-aws on a laptop
-    s3_endpoint_url: Optional[str] = None
+    s3: Optional[S3Resource] = None  # how boto3 reaches S3 (default: the standard AWS chain)
     sse: str = "AES256"
     allow_non_eu_region: bool = False
 
@@ -31,7 +32,7 @@ class LakeResource(ConfigurableResource):
 
     def store(self) -> LocalStore | S3Store:
         if self.is_s3:
-            return S3Store(self.root, s3_client(self.s3_endpoint_url), self.sse, self.allow_non_eu_region)
+            return S3Store(self.root, s3_client(self.s3), self.sse, self.allow_non_eu_region)
         return LocalStore(self.root)
 
     def read_uri(self, uri: str) -> bytes:

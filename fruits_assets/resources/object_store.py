@@ -10,7 +10,9 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from ..spark_jobs.s3 import encrypted_s3_client
+from dagster_aws.s3 import S3Resource
+
+from ..spark_jobs.s3 import with_sse
 from .regions import require_eu_bucket
 
 
@@ -64,9 +66,10 @@ def split_s3_uri(uri: str) -> tuple[str, str]:
     return bucket, prefix.strip("/")
 
 
-def s3_client(endpoint_url: str | None = None):
-    """A boto3 S3 client (standard credential chain) that encrypts every PutObject."""
-    return encrypted_s3_client(endpoint_url)
+def s3_client(s3: S3Resource | None = None):
+    """The boto3 client ``s3`` configures (default: the standard AWS chain), encrypting
+    every PutObject."""
+    return with_sse((s3 or S3Resource()).get_client())
 
 
 class S3Store:

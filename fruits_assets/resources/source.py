@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Optional
 
 from dagster import ConfigurableResource
+from dagster_aws.s3 import S3Resource
 
 from .. import sample, settings
 from ..spark_jobs.ingest import SPLITS
@@ -24,7 +25,7 @@ class FruitSource(ConfigurableResource):
 
     root: str = ""
     spark_s3_scheme: str = "s3"
-    s3_endpoint_url: Optional[str] = None
+    s3: Optional[S3Resource] = None  # how boto3 reaches S3 (default: the standard AWS chain)
     allow_non_eu_region: bool = False
 
     def resolved_root(self) -> str:
@@ -107,7 +108,7 @@ class FruitSource(ConfigurableResource):
     def _s3(self, root: str):
         """(client, bucket, prefix) of an s3:// source, after the GDPR region guard."""
         bucket, prefix = split_s3_uri(root)
-        client = s3_client(self.s3_endpoint_url)
+        client = s3_client(self.s3)
         require_eu_bucket(client, bucket, self.allow_non_eu_region)
         return client, bucket, prefix
 

@@ -1,7 +1,8 @@
 """boto3 S3 clients that ask for server-side encryption on every PutObject.
 
-Used by the Dagster side (lake, source, upload, EMR staging) and by the EMR step
-(its Pipes messages), so no object reaches the bucket unencrypted.
+The Dagster side configures its clients with ``dagster_aws.s3.S3Resource`` and adds this
+hook (``resources.object_store.s3_client``); the EMR step, which runs without Dagster,
+uses ``encrypted_s3_client`` for its Pipes messages. No object reaches a bucket unencrypted.
 """
 
 from __future__ import annotations
@@ -15,9 +16,14 @@ def _encrypt(params: dict, **_) -> None:
     params.setdefault("ServerSideEncryption", SSE)
 
 
-def encrypted_s3_client(endpoint_url: str | None = None):
-    """An S3 client from the standard AWS credential chain; ``endpoint_url`` is for tests
-    (``AWS_ENDPOINT_URL_S3`` works too)."""
-    client = boto3.client("s3", endpoint_url=endpoint_url)
+def with_sse(client):
+    """``client`` (a boto3 S3 client), made to ask for SSE-S3 on every PutObject."""
     client.meta.events.register("before-parameter-build.s3.PutObject", _encrypt)
     return client
+
+
+def encrypted_s3_client():
+    """An S3 client from the standard AWS chain (credentials, region, and endpoint such as
+    ``AWS_ENDPOINT_URL_S3``), encrypting every PutObject: for the EMR step, which runs
+    without Dagster's resources."""
+    return with_sse(boto3.client("s3"))

@@ -16,6 +16,7 @@ from typing import ClassVar
 import pytest
 from botocore.exceptions import WaiterError
 from dagster import DagsterInstance, Definitions
+from dagster_aws.s3 import S3Resource
 
 from fruits_assets import sample
 from fruits_assets.assets import image_features, raw_images
@@ -147,7 +148,7 @@ def test_assets_and_checks_run_as_steps_of_one_transient_cluster_on_an_s3_lake(s
     source = sample.generate(tmp_path / "sample")
     classes = sorted(p.name for p in (source / "Training").iterdir())[:2]
     lake_resource = LakeResource(root="s3://fruits-emr/lake")
-    spark = _runtime(fake, s3_endpoint_url=s3_server)
+    spark = _runtime(fake, s3=S3Resource(endpoint_url=s3_server))
     defs = Definitions(
         assets=[raw_images, image_features],
         asset_checks=[every_file_accounted_for, unique_image_ids, features_are_1280_finite_values],
@@ -217,7 +218,7 @@ def test_emr_client_is_built_in_the_configured_region():
 
 def test_steps_go_to_an_existing_cluster_when_configured(s3, s3_server, tmp_path):
     fake = FakeEmr(s3, tmp_path)
-    runtime = _runtime(fake, cluster_id="j-EXISTING", s3_endpoint_url=s3_server)
+    runtime = _runtime(fake, cluster_id="j-EXISTING", s3=S3Resource(endpoint_url=s3_server))
     assert runtime.cluster_for_run(fake, "run-1", runtime.staged_uris()) == "j-EXISTING"
     assert fake.requests == []
 
@@ -227,7 +228,7 @@ def test_emr_outside_the_eu_is_refused_before_any_request(s3, s3_server, tmp_pat
     fake = FakeEmr(s3, tmp_path)
     context = SimpleNamespace(run_id="r", log=SimpleNamespace(info=print))
     with pytest.raises(RegionError, match="The EMR region is in us-east-1"):
-        _runtime(fake, s3_endpoint_url=s3_server, region="us-east-1").run_job(IngestParams(source_root="s3://fruits/source", lake_root="s3://fruits-emr/lake", classes=["Kiwi"]), context)
+        _runtime(fake, s3=S3Resource(endpoint_url=s3_server), region="us-east-1").run_job(IngestParams(source_root="s3://fruits/source", lake_root="s3://fruits-emr/lake", classes=["Kiwi"]), context)
     assert fake.requests == []
 
 
@@ -245,7 +246,7 @@ def test_failed_step_raises_with_the_log_location(s3, s3_server, tmp_path):
     def broken(context, spark: EmrSpark):
         spark.run_job(NoSuchJob(), context)
 
-    result = materialize([broken], resources={"spark": _runtime(fake, s3_endpoint_url=s3_server)}, raise_on_error=False)
+    result = materialize([broken], resources={"spark": _runtime(fake, s3=S3Resource(endpoint_url=s3_server))}, raise_on_error=False)
     assert not result.success
     error = result.get_step_failure_events()[0].event_specific_data.error.to_string()
     assert "EmrStepError: EMR step s-1 (no_such_job) on cluster j-FAKE1 did not complete" in error

@@ -5,6 +5,7 @@ import io
 import pandas as pd
 import pytest
 from dagster import AssetKey, DagsterInstance, build_input_context, build_output_context, build_sensor_context
+from dagster_aws.s3 import S3Resource
 
 from fruits_assets_tests.conftest import RANDOM_MODEL
 from fruits_assets.resources import MobileNetResource, FruitSource, LakeIOManager, LakeResource, LocalSpark
@@ -23,7 +24,7 @@ pytestmark = pytest.mark.aws
 @pytest.fixture
 def eu_lake(s3, s3_server) -> LakeResource:
     make_bucket(s3, "fruits-lake", "eu-west-3")
-    return LakeResource(root="s3://fruits-lake/prod", s3_endpoint_url=s3_server)
+    return LakeResource(root="s3://fruits-lake/prod", s3=S3Resource(endpoint_url=s3_server))
 
 
 def test_io_manager_round_trip_of_every_small_object(eu_lake, s3):
@@ -53,11 +54,11 @@ def test_io_manager_round_trip_of_every_small_object(eu_lake, s3):
 
 def test_lake_outside_the_eu_is_refused_before_any_write(s3, s3_server):
     make_bucket(s3, "fruits-us", "us-east-1")
-    lake = LakeResource(root="s3://fruits-us/lake", s3_endpoint_url=s3_server)
+    lake = LakeResource(root="s3://fruits-us/lake", s3=S3Resource(endpoint_url=s3_server))
     with pytest.raises(RegionError, match="us-east-1, outside the EU"):
         lake.store().check_writable()
     assert s3.list_objects_v2(Bucket="fruits-us").get("KeyCount", 0) == 0
-    LakeResource(root="s3://fruits-us/lake", s3_endpoint_url=s3_server, allow_non_eu_region=True).store().check_writable()
+    LakeResource(root="s3://fruits-us/lake", s3=S3Resource(endpoint_url=s3_server), allow_non_eu_region=True).store().check_writable()
 
 
 def test_lake_in_eu_west_3_is_accepted(eu_lake, s3):
@@ -69,7 +70,7 @@ def test_lake_in_eu_west_3_is_accepted(eu_lake, s3):
 def test_source_listing_and_partition_discovery_from_s3(s3, s3_server, real_sample):
     make_bucket(s3, "fruits-source", "eu-west-1")
     upload(real_sample, "s3://fruits-source/fruits-360", s3, progress=False)
-    source = FruitSource(root="s3://fruits-source/fruits-360", s3_endpoint_url=s3_server)
+    source = FruitSource(root="s3://fruits-source/fruits-360", s3=S3Resource(endpoint_url=s3_server))
     expected = sorted(p.name for p in (real_sample / "Training").iterdir())
     assert source.classes() == expected
     assert source.spark_root == "s3://fruits-source/fruits-360"
@@ -78,16 +79,19 @@ def test_source_listing_and_partition_discovery_from_s3(s3, s3_server, real_samp
         source.require(["Kiwi From Mars", expected[0]])
 
     instance = DagsterInstance.ephemeral()
-    tick = fruit_class_sensor(build_sensor_context(instance=instance, resources={"source": source}))
+    with build_sensor_context(instance=instance, resources={"source": source}) as context:
+        tick = fruit_class_sensor(context)
     assert sorted(tick.dynamic_partitions_requests[0].partition_keys) == expected
     [run] = tick.run_requests  # one run over every new class
     assert run.tags == range_tags(expected[0], expected[-1])
     instance.add_dynamic_partitions("fruit_class", expected)
-    quiet = fruit_class_sensor(build_sensor_context(instance=instance, cursor=tick.cursor, resources={"source": source}))
+    with build_sensor_context(instance=instance, cursor=tick.cursor, resources={"source": source}) as context:
+        quiet = fruit_class_sensor(context)
     assert not getattr(quiet, "run_requests", None)
 
     s3.put_object(Bucket="fruits-source", Key="fruits-360/Training/Kiwi 9/0_100.jpg", Body=b"x", ServerSideEncryption="AES256")
-    grown = fruit_class_sensor(build_sensor_context(instance=instance, cursor=tick.cursor, resources={"source": source}))
+    with build_sensor_context(instance=instance, cursor=tick.cursor, resources={"source": source}) as context:
+        grown = fruit_class_sensor(context)
     assert list(grown.dynamic_partitions_requests[0].partition_keys) == ["Kiwi 9"]
 
 
@@ -95,7 +99,7 @@ def test_source_outside_the_eu_is_refused(s3, s3_server):
     make_bucket(s3, "fruits-us-source", "us-east-1")
     s3.put_object(Bucket="fruits-us-source", Key="src/Training/Kiwi/1.jpg", Body=b"x", ServerSideEncryption="AES256")
     with pytest.raises(RegionError, match="s3://fruits-us-source is in us-east-1"):
-        FruitSource(root="s3://fruits-us-source/src", s3_endpoint_url=s3_server).classes()
+        FruitSource(root="s3://fruits-us-source/src", s3=S3Resource(endpoint_url=s3_server)).classes()
 
 
 def test_manifests_are_json_objects_with_sse(eu_lake, s3):
