@@ -61,6 +61,30 @@ def deployment_resources(*names: str):
         yield built
 
 
+class ProgressBars:
+    """A progress listener (``spark_jobs.progress``) drawing one bar per long step:
+    images done / total and images/s, on a terminal only (``disable=None``)."""
+
+    def __init__(self, file=None, disable: bool | None = None):
+        self.file, self.disable, self.bars = file or sys.stderr, disable, {}
+
+    def __call__(self, what: str, done: int, total: int) -> None:
+        from tqdm import tqdm
+
+        if what not in self.bars:
+            self.bars[what] = tqdm(total=total, desc=f"  {what}", unit=" images", file=self.file,
+                                   disable=self.disable, leave=False, dynamic_ncols=True, mininterval=0)
+        bar = self.bars[what]
+        bar.update(done - bar.n)
+        if done >= total:
+            self.bars.pop(what).close()
+
+    def close(self) -> None:
+        for bar in self.bars.values():
+            bar.close()
+        self.bars.clear()
+
+
 QUIET_RUN = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
 
 
@@ -100,8 +124,16 @@ def run_pipeline(k: int | None, variance_target: float | None, verbose: bool = F
     """Materialize raw_images and image_features for ``classes`` (default: every class of
     the source) in one run per range of consecutive partitions (one, usually), then PCA
     and the classifier over every class with features."""
-    with deployment_resources("source", "lake") as resources:
-        return _run_pipeline(instance(), resources, k, variance_target, verbose, classes)
+    from .spark_jobs import progress
+
+    # Dagster captures a step's stderr (fd 2): the bars draw on a copy of the terminal's.
+    with os.fdopen(os.dup(sys.stderr.fileno()), "w", buffering=1) as terminal:
+        bars = ProgressBars(file=terminal)
+        with deployment_resources("source", "lake") as resources, progress.listening(bars):
+            try:
+                return _run_pipeline(instance(), resources, k, variance_target, verbose, classes)
+            finally:
+                bars.close()
 
 
 def _run_pipeline(dagster_instance, resources, k, variance_target, verbose, classes) -> dict:

@@ -28,7 +28,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import ArrayType, FloatType, StringType, StructField, StructType
 
-from . import class_runs, mobilenet
+from . import class_runs, mobilenet, progress
 from .contracts import FeaturizedClass, FeaturizeParams, FeaturizeResult
 from .images import decode
 from .layout import MODEL_CACHE
@@ -181,17 +181,20 @@ def featurize(spark: SparkSession, params: FeaturizeParams) -> FeaturizeResult:
     threads = spec.threads or int(sc.getConf().get("spark.task.cpus", "1"))
     udf = make_udf(spec, broadcast, threads, builds, work)
     manifest = {"weights": weights_used, "backend": spec.backend, "model": model_id, "run_id": run_id}
-    tasks = 0
+    tasks, rows_done, rows_to_do = 0, 0, sum(current[c][1] for c in todo)
     for group in chunks(todo, {c: current[c][1] for c in todo}, params.chunk_rows):
-        raw, group_tasks = _raw_in_runs(spark, current, group, sum(current[c][1] for c in group))
+        rows = sum(current[c][1] for c in group)
+        raw, group_tasks = _raw_in_runs(spark, current, group, rows)
         raw = _with_known_features(spark, raw, [previous[c]["uri"] for c in group if same_model[c]])
         features = raw.select(
             "image_id", "path", "split", "label", udf("label", "content", "_known").alias("features")
         )
-        written = lake.write_by_class(
-            features, "image_features", group, FEATURES_SCHEMA, manifest, NO_FLOAT_DICTIONARY,
-            per_class={c: {"raw_version": current[c][0]} for c in group},
-        )
+        with progress.tracking(spark, "image_features", rows, done_before=rows_done, of=rows_to_do):
+            written = lake.write_by_class(
+                features, "image_features", group, FEATURES_SCHEMA, manifest, NO_FLOAT_DICTIONARY,
+                per_class={c: {"raw_version": current[c][0]} for c in group},
+            )
+        rows_done += rows
         done = dict(work.value)
         for cls in group:
             per_class[cls] = _featurized(

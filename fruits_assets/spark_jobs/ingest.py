@@ -23,7 +23,7 @@ from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 from pyspark.sql.types import BinaryType, IntegerType, StringType, StructField, StructType
 
-from . import plots
+from . import plots, progress
 from .contracts import IngestedClass, IngestParams, IngestResult
 from .hadoop_fs import ListedFile
 from .images import inspect
@@ -251,7 +251,9 @@ def _ingest_classes(
             .persist(StorageLevel.MEMORY_AND_DISK)
         )
         found: dict[str, dict] = {c: {} for c in classes}
-        for row in checked.groupBy("label", "reason").count().collect():  # also fills the cache
+        with progress.tracking(spark, "raw_images", len(scanned)):
+            counts = checked.groupBy("label", "reason").count().collect()  # also fills the cache
+        for row in counts:
             if row["label"] not in found:
                 raise SourceError(f"Spark read files outside the requested class folders ({row['label']!r}); nothing was written.")
             found[row["label"]][row["reason"]] = row["count"]
