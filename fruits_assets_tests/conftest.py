@@ -3,6 +3,11 @@
 import logging
 import os
 import shutil
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -170,3 +175,32 @@ def make_bucket(client, name: str, region: str) -> str:
     else:
         regional.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": region})
     return name
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_http(url: str, process: subprocess.Popen, seconds: float = 180) -> None:
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        assert process.poll() is None, "the server exited early"
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(1)
+    raise TimeoutError(f"{url} did not answer within {seconds} s")
+
+
+def stop_group(process: subprocess.Popen) -> None:
+    """Stop a server started in its own session, and its children (``dagster dev``
+    started in the background ignores SIGTERM: its children are killed after a minute)."""
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)

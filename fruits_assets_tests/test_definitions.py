@@ -2,6 +2,7 @@
 
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -122,3 +123,35 @@ def test_dg_launch_of_a_partition_range_is_one_run_in_one_process(pipeline_run, 
     features = instance.get_latest_materialization_event(AssetKey("image_features")).asset_materialization
     assert features.metadata["rows"].value == 2 * (sample.TRAINING_PER_CLASS + sample.TEST_PER_CLASS)
     assert features.metadata["reused"].value == features.metadata["rows"].value, "same images, same model: reused"
+
+
+@pytest.mark.slow
+def test_dg_dev_serves_the_project(tmp_path):
+    """``dg dev`` beside ``dagster dev``: the UI comes up and lists every asset."""
+    import json
+    import urllib.request
+
+    from fruits_assets_tests.conftest import free_port, stop_group, wait_http
+
+    port = free_port()
+    dg = Path(sys.executable).parent / "dg"
+    log = open(tmp_path / "dg-dev.log", "w")
+    process = subprocess.Popen([str(dg), "dev", "--host", "127.0.0.1", "--port", str(port)], cwd=REPO,
+                               env=project_env(DAGSTER_HOME=str(tmp_path), FRUITS_HOME=str(tmp_path)),
+                               stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        wait_http(f"http://127.0.0.1:{port}/server_info", process)
+        query = {"query": "{ assetNodes { assetKey { path } } }"}
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/graphql", data=json.dumps(query).encode(),
+                                         headers={"Content-Type": "application/json"})
+        deadline = time.time() + 120
+        while True:  # the code location loads after the server answers
+            with urllib.request.urlopen(request, timeout=30) as response:
+                nodes = json.loads(response.read())["data"]["assetNodes"]
+            if nodes or time.time() > deadline:
+                break
+            time.sleep(2)
+        assert {n["assetKey"]["path"][-1] for n in nodes} >= {"raw_images", "image_features", "pca_matrix"}
+    finally:
+        stop_group(process)
+        log.close()

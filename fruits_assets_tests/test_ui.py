@@ -6,8 +6,6 @@ UI that materializes exactly those two partitions, in one run. Screenshots go to
 import json
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,7 +16,7 @@ import pytest
 from dagster import AssetKey, DagsterInstance, RunsFilter
 from dagster._core.execution.backfill import BulkActionStatus
 
-from fruits_assets_tests.conftest import REPO, project_env
+from fruits_assets_tests.conftest import REPO, free_port, project_env, stop_group, wait_http
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = REPO / "test-artifacts" / "ui"
@@ -38,25 +36,6 @@ DONE = {BulkActionStatus.COMPLETED_SUCCESS, BulkActionStatus.COMPLETED_FAILED, B
         BulkActionStatus.CANCELED}
 
 pytestmark = pytest.mark.browser
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _wait_http(url: str, process: subprocess.Popen, seconds: float = 180) -> None:
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        assert process.poll() is None, "dagster dev exited early"
-        try:
-            with urllib.request.urlopen(url, timeout=5) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(1)
-    raise TimeoutError(f"{url} did not answer within {seconds} s")
 
 
 def _mark_community_popup_seen(base: str) -> None:
@@ -86,22 +65,18 @@ def ui(tmp_path_factory, real_sample):
                       FRUITS_SOURCE=str(root / "source"), FRUITS_WEIGHTS="random")
     subprocess.run([sys.executable, "-m", "fruits_assets.cli", "partitions"], cwd=REPO, env=env, check=True,
                    capture_output=True)
-    port = _free_port()
+    port = free_port()
     dagster = Path(sys.executable).parent / "dagster"
     log = open(root / "dagster-dev.log", "w")
     process = subprocess.Popen([str(dagster), "dev", "-h", "127.0.0.1", "-p", str(port)], cwd=REPO, env=env,
                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        _wait_http(f"http://127.0.0.1:{port}/server_info", process)
+        wait_http(f"http://127.0.0.1:{port}/server_info", process)
         _mark_community_popup_seen(f"http://127.0.0.1:{port}")
         os.environ["DAGSTER_HOME"] = str(home)
         yield f"http://127.0.0.1:{port}", DagsterInstance.get(), root
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
+        stop_group(process)
         log.close()
 
 
