@@ -3,6 +3,8 @@ default; the CLI draws it as a bar."""
 
 import io
 
+import pytest
+
 from fruits_assets.cli import ProgressBars
 from fruits_assets.spark_jobs import progress
 from fruits_assets_tests.conftest import run_images
@@ -10,6 +12,7 @@ from fruits_assets_tests.conftest import run_images
 CLASSES = ["Apple Golden 1", "Cherry Rainier 1", "Tomato Heart 1"]
 
 
+@pytest.mark.slow
 def test_ingest_and_featurize_report_images_up_to_their_total(spark, real_sample, lake):
     reports = []
     with progress.listening(lambda what, done, total: reports.append((what, done, total))):
