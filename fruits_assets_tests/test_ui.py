@@ -124,8 +124,13 @@ def test_backfill_of_two_classes_from_the_ui(ui, page):
     page.get_by_role("button", name="Confirm").click()
     page.get_by_text("Launch runs to materialize").first.wait_for(timeout=60_000)
     page.get_by_text("Select a partition or create one").click()
-    for cls in CHOSEN:
-        page.locator("[role=menuitem]").filter(has=page.get_by_text(cls, exact=True)).click()
+    for cls in CHOSEN:  # on a loaded 2-core machine the list can take long to re-render after a pick
+        item = page.locator("[role=menuitem]").filter(has=page.get_by_text(cls, exact=True))
+        try:
+            item.click(timeout=90_000)
+        except Exception:
+            page.screenshot(path=str(ARTIFACTS / f"partition-list-without-{cls}.png"), full_page=True)
+            raise
     page.get_by_text("Launch runs to materialize").first.click()  # closes the partition list
     page.get_by_text(f"{len(CHOSEN)} partitions").wait_for(timeout=10_000)
     page.wait_for_timeout(700)  # the list's closing animation, for a clean screenshot
