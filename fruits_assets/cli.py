@@ -6,7 +6,7 @@ import argparse
 import os
 import shutil
 import sys
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 from . import sample, settings
@@ -126,10 +126,12 @@ def run_pipeline(k: int | None, variance_target: float | None, verbose: bool = F
     and the classifier over every class with features."""
     from .spark_jobs import progress
 
-    # Dagster captures a step's stderr (fd 2): the bars draw on a copy of the terminal's.
+    # Dagster captures a step's stderr (fd 2): the bars draw on a copy of the terminal's,
+    # and only on a terminal (nothing is polled for a log file).
     with os.fdopen(os.dup(sys.stderr.fileno()), "w", buffering=1) as terminal:
         bars = ProgressBars(file=terminal)
-        with deployment_resources("source", "lake") as resources, progress.listening(bars):
+        listening = progress.listening(bars) if terminal.isatty() else nullcontext()
+        with deployment_resources("source", "lake") as resources, listening:
             try:
                 return _run_pipeline(instance(), resources, k, variance_target, verbose, classes)
             finally:

@@ -125,33 +125,48 @@ def test_dg_launch_of_a_partition_range_is_one_run_in_one_process(pipeline_run, 
     assert features.metadata["reused"].value == features.metadata["rows"].value, "same images, same model: reused"
 
 
-@pytest.mark.slow
-def test_dg_dev_serves_the_project(tmp_path):
-    """``dg dev`` beside ``dagster dev``: the UI comes up and lists every asset."""
+def _graphql(base: str, query: str) -> dict:
     import json
     import urllib.request
 
+    request = urllib.request.Request(f"{base}/graphql", data=json.dumps({"query": query}).encode(),
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.loads(response.read())["data"]
+
+
+LOCATION = "{ repositoriesOrError { ... on RepositoryConnection { nodes { location { name } } } } }"
+LAKE_SETTINGS = """{ topLevelResourceDetailsOrError(resourceSelector: {repositoryLocationName: "%s",
+  repositoryName: "__repository__", resourceName: "lake"}) { ... on ResourceDetails { configuredValues { key value type } } } }"""
+
+
+@pytest.mark.slow
+def test_dg_dev_serves_the_project_and_shows_where_settings_come_from(tmp_path):
+    """``dg dev`` beside ``dagster dev``: the UI comes up, lists every asset, and shows the
+    lake's root as coming from FRUITS_LAKE."""
     from fruits_assets_tests.conftest import free_port, stop_group, wait_http
 
     port = free_port()
     dg = Path(sys.executable).parent / "dg"
     log = open(tmp_path / "dg-dev.log", "w")
-    process = subprocess.Popen([str(dg), "dev", "--host", "127.0.0.1", "--port", str(port)], cwd=REPO,
-                               env=project_env(DAGSTER_HOME=str(tmp_path), FRUITS_HOME=str(tmp_path)),
+    env = project_env(DAGSTER_HOME=str(tmp_path), FRUITS_HOME=str(tmp_path), FRUITS_LAKE=str(tmp_path / "lake"))
+    process = subprocess.Popen([str(dg), "dev", "--host", "127.0.0.1", "--port", str(port)], cwd=REPO, env=env,
                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        wait_http(f"http://127.0.0.1:{port}/server_info", process)
-        query = {"query": "{ assetNodes { assetKey { path } } }"}
-        request = urllib.request.Request(f"http://127.0.0.1:{port}/graphql", data=json.dumps(query).encode(),
-                                         headers={"Content-Type": "application/json"})
+        base = f"http://127.0.0.1:{port}"
+        wait_http(f"{base}/server_info", process)
         deadline = time.time() + 120
         while True:  # the code location loads after the server answers
-            with urllib.request.urlopen(request, timeout=30) as response:
-                nodes = json.loads(response.read())["data"]["assetNodes"]
+            nodes = _graphql(base, "{ assetNodes { assetKey { path } } }")["assetNodes"]
             if nodes or time.time() > deadline:
                 break
             time.sleep(2)
         assert {n["assetKey"]["path"][-1] for n in nodes} >= {"raw_images", "image_features", "pca_matrix"}
+        location = _graphql(base, LOCATION)["repositoriesOrError"]["nodes"][0]["location"]["name"]
+        details = _graphql(base, LAKE_SETTINGS % location)["topLevelResourceDetailsOrError"]
+        settings = {v["key"]: v for v in details["configuredValues"]}
+        assert settings["root"]["type"] == "ENV_VAR" and settings["root"]["value"] == "FRUITS_LAKE"
+        assert settings["spark_s3_scheme"]["type"] == "VALUE"
     finally:
         stop_group(process)
         log.close()
