@@ -44,36 +44,29 @@ def sync_partitions(dagster_instance, classes: list[str], prune: bool = False) -
 
 
 @contextmanager
-def resolved(resources: dict):
-    """``resources`` as a run would see them (their EnvVars read now), as attributes."""
+def deployment_resources(*names: str):
+    """The definitions' resources ``names`` as a run sees them (their EnvVars read now)."""
     from dagster import build_resources
 
-    with build_resources(resources) as built:
-        yield built
-
-
-@contextmanager
-def deployment_resources(*names: str):
-    """The definitions' resources ``names``, resolved."""
     from .definitions import defs
 
-    with resolved({name: defs.resources[name] for name in names}) as built:
+    with build_resources({name: defs.resources[name] for name in names}) as built:
         yield built
 
 
 class ProgressBars:
-    """A progress listener (``spark_jobs.progress``) drawing one bar per long step:
-    images done / total and images/s, on a terminal only (``disable=None``)."""
+    """A progress listener (``spark_jobs.progress``) drawing one bar per long step on
+    ``file``: images done / total and images/s."""
 
-    def __init__(self, file=None, disable: bool | None = None):
-        self.file, self.disable, self.bars = file or sys.stderr, disable, {}
+    def __init__(self, file):
+        self.file, self.bars = file, {}
 
     def __call__(self, what: str, done: int, total: int) -> None:
         from tqdm import tqdm
 
         if what not in self.bars:
             self.bars[what] = tqdm(total=total, desc=f"  {what}", unit=" images", file=self.file,
-                                   disable=self.disable, leave=False, dynamic_ncols=True, mininterval=0)
+                                   leave=False, dynamic_ncols=True, mininterval=0)
         bar = self.bars[what]
         bar.update(done - bar.n)
         if done >= total:
@@ -216,13 +209,14 @@ def emr_plan(args) -> int:
     script and the estimated hourly cost."""
     import json
 
+    from dagster import build_resources
     from dagster_aws.s3 import S3Resource
 
     from .deployments import check_aws_settings, emr_spark
     from .spark_jobs.contracts import IngestParams
 
     check_aws_settings(require_credentials=False)
-    with resolved({"spark": emr_spark(S3Resource())}) as resources:
+    with build_resources({"spark": emr_spark(S3Resource())}) as resources:
         runtime = resources.spark
     staged = runtime.staged_uris()
     release = runtime.release

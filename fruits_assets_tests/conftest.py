@@ -1,5 +1,6 @@
 """Shared fixtures: one local Spark session, the real sample, a cached model."""
 
+import json
 import logging
 import os
 import shutil
@@ -194,6 +195,14 @@ def wait_http(url: str, process: subprocess.Popen, seconds: float = 180) -> None
         except OSError:
             time.sleep(1)
     raise TimeoutError(f"{url} did not answer within {seconds} s")
+
+
+def graphql(base: str, query: str) -> dict:
+    """The ``data`` of a GraphQL query (or mutation) to the Dagster webserver at ``base``."""
+    request = urllib.request.Request(f"{base}/graphql", data=json.dumps({"query": query}).encode(),
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.loads(response.read())["data"]
 
 
 def stop_group(process: subprocess.Popen) -> None:

@@ -125,16 +125,6 @@ def test_dg_launch_of_a_partition_range_is_one_run_in_one_process(pipeline_run, 
     assert features.metadata["reused"].value == features.metadata["rows"].value, "same images, same model: reused"
 
 
-def _graphql(base: str, query: str) -> dict:
-    import json
-    import urllib.request
-
-    request = urllib.request.Request(f"{base}/graphql", data=json.dumps({"query": query}).encode(),
-                                     headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=30) as response:
-        return json.loads(response.read())["data"]
-
-
 LOCATION = "{ repositoriesOrError { ... on RepositoryConnection { nodes { location { name } } } } }"
 LAKE_SETTINGS = """{ topLevelResourceDetailsOrError(resourceSelector: {repositoryLocationName: "%s",
   repositoryName: "__repository__", resourceName: "lake"}) { ... on ResourceDetails { configuredValues { key value type } } } }"""
@@ -144,7 +134,7 @@ LAKE_SETTINGS = """{ topLevelResourceDetailsOrError(resourceSelector: {repositor
 def test_dg_dev_serves_the_project_and_shows_where_settings_come_from(tmp_path):
     """``dg dev`` beside ``dagster dev``: the UI comes up, lists every asset, and shows the
     lake's root as coming from FRUITS_LAKE."""
-    from fruits_assets_tests.conftest import free_port, stop_group, wait_http
+    from fruits_assets_tests.conftest import free_port, graphql, stop_group, wait_http
 
     port = free_port()
     dg = Path(sys.executable).parent / "dg"
@@ -157,13 +147,13 @@ def test_dg_dev_serves_the_project_and_shows_where_settings_come_from(tmp_path):
         wait_http(f"{base}/server_info", process)
         deadline = time.time() + 120
         while True:  # the code location loads after the server answers
-            nodes = _graphql(base, "{ assetNodes { assetKey { path } } }")["assetNodes"]
+            nodes = graphql(base, "{ assetNodes { assetKey { path } } }")["assetNodes"]
             if nodes or time.time() > deadline:
                 break
             time.sleep(2)
         assert {n["assetKey"]["path"][-1] for n in nodes} >= {"raw_images", "image_features", "pca_matrix"}
-        location = _graphql(base, LOCATION)["repositoriesOrError"]["nodes"][0]["location"]["name"]
-        details = _graphql(base, LAKE_SETTINGS % location)["topLevelResourceDetailsOrError"]
+        location = graphql(base, LOCATION)["repositoriesOrError"]["nodes"][0]["location"]["name"]
+        details = graphql(base, LAKE_SETTINGS % location)["topLevelResourceDetailsOrError"]
         settings = {v["key"]: v for v in details["configuredValues"]}
         assert settings["root"]["type"] == "ENV_VAR" and settings["root"]["value"] == "FRUITS_LAKE"
         assert settings["spark_s3_scheme"]["type"] == "VALUE"

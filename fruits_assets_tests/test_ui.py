@@ -3,20 +3,18 @@ lineage of every asset, and a backfill of two chosen classes launched from the
 UI that materializes exactly those two partitions, in one run. Screenshots go to
 ``test-artifacts/ui/``."""
 
-import json
 import os
 import shutil
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 from dagster import AssetKey, DagsterInstance, RunsFilter
 from dagster._core.execution.backfill import BulkActionStatus
 
-from fruits_assets_tests.conftest import REPO, free_port, project_env, stop_group, wait_http
+from fruits_assets_tests.conftest import REPO, free_port, graphql, project_env, stop_group, wait_http
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = REPO / "test-artifacts" / "ui"
@@ -41,12 +39,7 @@ pytestmark = pytest.mark.browser
 def _mark_community_popup_seen(base: str) -> None:
     """The UI shows a newsletter pop-up on loopback until told it was seen; it would
     cover the dialogs the test clicks in."""
-    request = urllib.request.Request(
-        f"{base}/graphql", data=json.dumps({"query": "mutation { setNuxSeen }"}).encode(),
-        headers={"Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=30) as response:
-        assert json.loads(response.read())["data"]["setNuxSeen"]
+    assert graphql(base, "mutation { setNuxSeen }")["setNuxSeen"]
 
 
 @pytest.fixture(scope="module")

@@ -25,7 +25,7 @@ from dagster import DagsterExecutionInterruptedError, PipesEnvContextInjector, o
 from dagster_aws.pipes import PipesS3MessageReader
 from dagster_aws.s3 import S3Resource
 
-from ..spark_jobs.contracts import RESULT_MESSAGE, RESULTS, Contract, JobResult, Runtime
+from ..spark_jobs.contracts import RESULT_MESSAGE, Contract, JobResult, Runtime
 from .emr_release import DEFAULT_RELEASE, EmrRelease, step_requirements
 from .object_store import s3_client, split_s3_uri
 from .regions import require_eu, require_eu_bucket
@@ -254,7 +254,7 @@ class EmrSpark(SparkRuntime):
         reported = [m[RESULT_MESSAGE] for m in session.get_custom_messages() if isinstance(m, dict) and RESULT_MESSAGE in m]
         if not reported:
             raise EmrStepError(f"EMR step {step_id} ({name}) finished without reporting its result.")
-        result = RESULTS[name].from_dict(reported[-1])
+        result = params.result_type.from_dict(reported[-1])
         return dataclasses.replace(result, runtime=self.where(cluster, step_id, time.monotonic() - started))
 
     def where(self, cluster: str, step_id: str, seconds: float) -> Runtime:

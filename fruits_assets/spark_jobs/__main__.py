@@ -8,7 +8,6 @@ message through S3; otherwise it is printed as JSON.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 
@@ -34,7 +33,7 @@ def main(argv: list[str]) -> JobResult:
 
     with open_dagster_pipes(message_writer=PipesS3MessageWriter(client=encrypted_s3_client())) as pipes:
         result = run(spark, params)
-        pipes.report_custom_message({RESULT_MESSAGE: json.loads(result.to_json())})
+        pipes.report_custom_message({RESULT_MESSAGE: result.to_dict()})
     return result
 
 

@@ -59,48 +59,6 @@ def _decode(kind: Any, value: Any) -> Any:
     return value
 
 
-# Parameters: ``job`` names the function of ``spark_jobs.jobs`` that takes them.
-
-
-@dataclass(frozen=True)
-class IngestParams(Contract):
-    job: ClassVar[str] = "ingest"
-    source_root: str
-    lake_root: str
-    classes: list[str]
-    max_pixels: int = DEFAULT_MAX_PIXELS
-    min_side: int = DEFAULT_MIN_SIDE
-    run_id: Optional[str] = None
-
-
-@dataclass(frozen=True)
-class FeaturizeParams(Contract):
-    job: ClassVar[str] = "featurize"
-    lake_root: str
-    classes: list[str]
-    model: ModelSpec = field(default_factory=ModelSpec)
-    force: bool = False
-    run_id: Optional[str] = None
-    chunk_rows: int = CHUNK_ROWS
-
-
-@dataclass(frozen=True)
-class PcaFitParams(Contract):
-    job: ClassVar[str] = "pca_fit"
-    lake_root: str
-    classes: list[str]
-    k: Optional[int] = None
-    variance_target: Optional[float] = 0.95
-    force: bool = False
-
-
-@dataclass(frozen=True)
-class PcaProjectParams(Contract):
-    job: ClassVar[str] = "pca_project"
-    lake_root: str
-    force: bool = False
-
-
 # Results: what the job measured, plus where it ran when that was not this process.
 
 
@@ -172,40 +130,86 @@ class FeaturizeResult(JobResult):
 
 
 @dataclass(kw_only=True)
-class PcaFitResult(JobResult):
+class PcaOutput(JobResult):
+    """A PCA output: its current version, whether it was kept (its inputs unchanged), the
+    digest of those inputs, and the classes and components it covers."""
+
     uri: str
     unchanged: bool
+    inputs: str
+    classes: list[str]
     k: int
+
+
+@dataclass(kw_only=True)
+class PcaFitResult(PcaOutput):
     train_rows: int
     covariance_partitions: int
     variance_target: Optional[float]
     explained_variance: list[float]
     cumulative_variance: list[float]
-    classes: list[str]
     missing_classes: list[str]
-    inputs: str
     scree_png: str
 
 
 @dataclass(kw_only=True)
-class PcaProjectResult(JobResult):
-    uri: str
-    unchanged: bool
+class PcaProjectResult(PcaOutput):
     rows: int
-    k: int
     columns: list[str]
     model: str
-    classes: list[str]
-    inputs: str
     csv: str
     scatter_png: str
 
 
+# Parameters: ``job`` names the function of ``spark_jobs.jobs`` that takes them,
+# ``result_type`` what it returns.
+
+
+@dataclass(frozen=True)
+class IngestParams(Contract):
+    job: ClassVar[str] = "ingest"
+    result_type: ClassVar[type] = IngestResult
+    source_root: str
+    lake_root: str
+    classes: list[str]
+    max_pixels: int = DEFAULT_MAX_PIXELS
+    min_side: int = DEFAULT_MIN_SIDE
+    run_id: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class FeaturizeParams(Contract):
+    job: ClassVar[str] = "featurize"
+    result_type: ClassVar[type] = FeaturizeResult
+    lake_root: str
+    classes: list[str]
+    model: ModelSpec = field(default_factory=ModelSpec)
+    force: bool = False
+    run_id: Optional[str] = None
+    chunk_rows: int = CHUNK_ROWS
+
+
+@dataclass(frozen=True)
+class PcaFitParams(Contract):
+    job: ClassVar[str] = "pca_fit"
+    result_type: ClassVar[type] = PcaFitResult
+    lake_root: str
+    classes: list[str]
+    k: Optional[int] = None
+    variance_target: Optional[float] = 0.95
+    force: bool = False
+
+
+@dataclass(frozen=True)
+class PcaProjectParams(Contract):
+    job: ClassVar[str] = "pca_project"
+    result_type: ClassVar[type] = PcaProjectResult
+    lake_root: str
+    force: bool = False
+
+
 RESULT_MESSAGE = "result"  # the key of the Pipes custom message that carries a result
 PARAMS: dict[str, type] = {p.job: p for p in (IngestParams, FeaturizeParams, PcaFitParams, PcaProjectParams)}
-RESULTS: dict[str, type] = {
-    "ingest": IngestResult, "featurize": FeaturizeResult, "pca_fit": PcaFitResult, "pca_project": PcaProjectResult,
-}
 
 
 def fields_of(result_type: type, record: dict, **values: Any) -> Any:

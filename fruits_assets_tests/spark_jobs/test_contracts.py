@@ -8,11 +8,11 @@ import pytest
 from fruits_assets.spark_jobs import jobs
 from fruits_assets.spark_jobs.contracts import (
     PARAMS,
-    RESULTS,
     FeaturizedClass,
     FeaturizeParams,
     FeaturizeResult,
     IngestParams,
+    JobResult,
     PcaFitResult,
     Runtime,
 )
@@ -46,9 +46,10 @@ def test_an_unknown_field_is_refused():
 
 
 def test_every_job_has_parameters_and_a_result_type():
-    assert set(jobs.JOBS) == set(PARAMS) == set(RESULTS)
+    assert set(jobs.JOBS) == set(PARAMS)
     for name, params in PARAMS.items():
-        assert params.job == name and dataclasses.is_dataclass(RESULTS[name])
+        assert params.job == name and dataclasses.is_dataclass(params.result_type)
+        assert issubclass(params.result_type, JobResult)
 
 
 def test_run_refuses_what_is_not_a_job_s_parameters(spark):

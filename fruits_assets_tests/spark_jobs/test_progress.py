@@ -30,7 +30,7 @@ def test_nobody_listening_means_nothing_is_reported(spark):
 
 def test_the_cli_bar_shows_images_and_their_rate():
     out = io.StringIO()
-    bars = ProgressBars(file=out, disable=False)
+    bars = ProgressBars(file=out)
     for done in (0, 40, 100):
         bars("image_features", done, 100)
     assert "image_features" in out.getvalue() and "100/100" in out.getvalue() and "images/s" in out.getvalue()
