@@ -19,7 +19,7 @@ class MobileNetResource(ConfigurableResource):
     image_size: int = 100
     input_size: int = 224
     seed: int = 0
-    batch_size: int = 64
+    batch_size: int = 0  # 0: the backend's best (mobilenet.BEST_BATCH)
     threads: int = 0
 
     def spec(self) -> ModelSpec:

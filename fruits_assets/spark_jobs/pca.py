@@ -230,16 +230,19 @@ def project(spark: SparkSession, params: PcaProjectParams) -> PcaProjectResult:
     if done:
         return _projected(done[0], done[1], True, started)
     fitted = FittedPCA.load(spark, model_uri)
-    matrix = fitted.transform(spark.read.parquet(*features)).orderBy("split", "label", "path").persist()
-    rows = matrix.count()
+    # Projected once and cached: the sort's sampling pass then reads the cache instead of
+    # projecting every row a second time.
+    projected = fitted.transform(spark.read.parquet(*features)).persist()
+    rows = projected.count()
+    matrix = projected.orderBy("split", "label", "path")
     staged = lake.staging()
     matrix.coalesce(1).write.option("header", True).csv(join(staged, "parts"))
     part = next(n for n, d in lake.fs.list_dir(join(staged, "parts")) if n.startswith("part-"))
     lake.fs.rename(join(staged, "parts", part), join(staged, CSV_NAME))
     lake.fs.delete(join(staged, "parts"))
-    points = matrix.select("label", "pc_1", F.col(f"pc_{min(2, fitted.k)}").alias("pc_2"))
+    points = projected.select("label", "pc_1", F.col(f"pc_{min(2, fitted.k)}").alias("pc_2"))
     lake.fs.write_bytes(join(staged, SCATTER), plots.scatter(points.sample(min(1.0, SCATTER_POINTS / max(rows, 1)), seed=0).toPandas()))
-    matrix.unpersist()
+    projected.unpersist()
     metrics = {"rows": rows, "k": fitted.k, "columns": matrix.columns,
                "model": model_uri, "classes": classes, "inputs": inputs}
     uri = lake.commit("pca_matrix", None, staged, metrics)

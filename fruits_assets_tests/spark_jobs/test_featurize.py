@@ -82,6 +82,20 @@ def test_keras_and_litert_agree_on_real_images(real_sample, model_cache):
     assert relative <= 1e-4
 
 
+def test_features_do_not_depend_on_the_batch_size(real_sample, model_cache):
+    """The batch is how the network is run, not what it computes: it is not in the model id."""
+    spec = mobilenet.ModelSpec(**RANDOM_MODEL).validate()
+    assert spec.batch_size == mobilenet.BEST_BATCH["litert"]
+    assert mobilenet.ModelSpec(**RANDOM_MODEL, backend="keras").validate().batch_size == mobilenet.BEST_BATCH["keras"]
+    files = sorted((real_sample / "Training").glob("*/*.jpg"))[::50][:24]
+    images = np.stack([decode(f.read_bytes(), spec.image_size) for f in files])
+    payload = (model_cache / (mobilenet.cache_key(spec, "random") + ".bin")).read_bytes()
+    one_at_a_time = mobilenet.runner(spec, payload, threads=1)
+    whole_batch = mobilenet.runner(spec, payload, threads=2)
+    singles = np.concatenate([one_at_a_time(images[i : i + 1]) for i in range(len(images))])
+    assert np.array_equal(singles, whole_batch(images))
+
+
 def test_auto_weights_fall_back_to_random_loudly(caplog, monkeypatch):
 
     monkeypatch.setattr(mobilenet, "architecture", _failing_on_imagenet(mobilenet.architecture))
@@ -115,7 +129,7 @@ def test_weights_file_is_loaded(tmp_path):
 @pytest.mark.parametrize(
     "settings,message",
     [({"weights": "/nope/weights.h5"}, "does not exist"), ({"backend": "onnx"}, "Unknown backend"),
-     ({"input_size": 4}, "input_size")],
+     ({"input_size": 4}, "input_size"), ({"batch_size": -1}, "batch_size")],
 )
 def test_bad_model_settings_fail_fast(settings, message):
     with pytest.raises((ValueError, FileNotFoundError), match=message):
