@@ -127,13 +127,13 @@ def run(args: argparse.Namespace) -> dict:
             (subset / f.relative_to(source)).parent.mkdir(parents=True, exist_ok=True)
             (subset / f.relative_to(source)).symlink_to(f)
         measured["reference"] = baselines.reference(spark, subset, keras_weights, args.input_size, str(work / "reference"))
-    fastest = mobilenet.ModelSpec(weights=args.weights, backend="litert", input_size=args.input_size)
+    fastest = mobilenet.ModelSpec(weights=args.weights, backend="litert", input_size=args.input_size).validate()
     limit_payload = load_bundle(VersionedLake(spark, lake_uri), fastest)[0]
     spark.stop()
     if "limit" not in args.skip:
         measured["limit"] = baselines.limit(limit_payload, fastest, baseline_files, os.cpu_count())
     if "keras_single" not in args.skip:
-        measured["keras_single"] = baselines.keras_single(keras_weights, baseline_files, args.input_size, spec.batch_size)
+        measured["keras_single"] = baselines.keras_single(keras_weights, baseline_files, args.input_size, mobilenet.BEST_BATCH["keras"])
 
     rates = {name: _rate(result) for name, result in measured.items()}
     results.update({f"{name}_images_per_second": rate for name, rate in rates.items()})
