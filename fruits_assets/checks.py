@@ -74,8 +74,16 @@ def features_are_1280_finite_values(context: AssetCheckExecutionContext, lake: L
 def features_not_constant(context: AssetCheckExecutionContext, lake: LakeResource) -> AssetCheckResult:
     """Images of a class (of 2 or more) do not all get the same features."""
     features = _measured(lake, "image_features", list(context.partition_keys))
-    stats = {c: {"rows": m["rows"], "spread": m.get("spread", 0.0)} for c, m in features.items()}
-    return _result({c: s for c, s in stats.items() if s["rows"] > 1 and s["spread"] <= 0}, stats)
+    stats = {c: {"rows": m["rows"], "all_vectors_equal": _all_vectors_equal(m)} for c, m in features.items()}
+    return _result({c: s for c, s in stats.items() if s["rows"] > 1 and s["all_vectors_equal"]}, stats)
+
+
+def _all_vectors_equal(measured: dict) -> bool:
+    """From the manifest (feature versions written before this measure hold ``spread``, the
+    range of the per-image means, instead)."""
+    if "all_vectors_equal" in measured:
+        return measured["all_vectors_equal"]
+    return measured.get("spread", 0.0) <= 0
 
 
 @asset_check(asset=image_features, partitions_def=fruit_classes)

@@ -93,7 +93,7 @@ def _rewrite(spark, world, table: str, change) -> None:
     ``write_by_class`` as the jobs write (so it is measured as it is written)."""
     lake = VersionedLake(spark, lake_uri(world["lake_dir"]))
     rows = change(lake.read_parquet(table, [CLASS]))
-    kept = {k: v for k, v in lake.manifest(table, CLASS).items() if k not in ("rows", "distinct_ids", "bad_vectors", "spread")}
+    kept = {k: v for k, v in lake.manifest(table, CLASS).items() if k not in ("rows", "distinct_ids", "bad_vectors", "all_vectors_equal")}
     lake.write_by_class(rows, table, [CLASS], rows.schema, kept)
 
 
@@ -134,9 +134,10 @@ def test_missing_feature_row_fails(spark, world):
     assert not _check(world, checks.one_feature_row_per_image).passed
 
 
-@pytest.mark.parametrize("bad", ["nan", "short"])
+@pytest.mark.parametrize("bad", ["nan", "inf", "-inf", "null", "short"])
 def test_bad_vector_fails(spark, world, bad):
-    broken = F.array_union(F.array(F.lit(float("nan"))), F.slice("features", 2, 1279)) if bad == "nan" else F.slice("features", 1, 1279)
+    first_value = F.lit(None) if bad == "null" else F.lit(float(bad) if bad != "short" else 0.0)
+    broken = F.slice("features", 1, 1279) if bad == "short" else F.concat(F.array(first_value.cast("float")), F.slice("features", 2, 1279))
     first = F.col("path") == F.lit(min(r.path for r in VersionedLake(spark, lake_uri(world["lake_dir"])).read_parquet("image_features", [CLASS]).select("path").collect()))
     _rewrite(spark, world, "image_features", lambda rows: rows.withColumn("features", F.when(first, broken).otherwise(F.col("features"))))
     assert not _check(world, checks.features_are_1280_finite_values).passed
@@ -145,6 +146,13 @@ def test_bad_vector_fails(spark, world, bad):
 def test_constant_features_fail(spark, world):
     _rewrite(spark, world, "image_features", lambda rows: rows.withColumn("features", F.array_repeat(F.lit(0.5).cast("float"), 1280)))
     assert not _check(world, checks.features_not_constant).passed
+
+
+def test_constant_check_reads_the_spread_of_older_versions(world):
+    _edit_manifest(world, "image_features", CLASS, lambda m: {k: v for k, v in m.items() if k != "all_vectors_equal"} | {"spread": 0.0})
+    assert not _check(world, checks.features_not_constant).passed
+    _edit_manifest(world, "image_features", CLASS, lambda m: m | {"spread": 0.25})
+    assert _check(world, checks.features_not_constant).passed
 
 
 def test_weights_warning_passes_only_for_imagenet(world):
