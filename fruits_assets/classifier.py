@@ -74,7 +74,7 @@ class FruitClassifier:
         return list(self.model.classes_)
 
     def predict(self, matrix: pd.DataFrame) -> np.ndarray:
-        return self.model.predict(matrix[self.features].to_numpy())
+        return self.model.predict(inputs(matrix, self.features))
 
     def to_bytes(self) -> bytes:
         buffer = io.BytesIO()
@@ -85,6 +85,12 @@ class FruitClassifier:
     def from_bytes(data: bytes) -> "FruitClassifier":
         """Load a model this project saved in its own lake (joblib: trust the lake only)."""
         return joblib.load(io.BytesIO(data))
+
+
+def inputs(matrix: pd.DataFrame, features: list[str]) -> np.ndarray:
+    """The model's input: float32, the precision of the image features themselves (the fit
+    takes about half the time it does in float64, to the same predictions)."""
+    return matrix[features].to_numpy(np.float32)
 
 
 def feature_columns(matrix: pd.DataFrame) -> list[str]:
@@ -107,14 +113,14 @@ def train(matrix: pd.DataFrame, seed: int = 0) -> tuple[FruitClassifier, Classif
     if scored.empty:
         raise ClassifierError("No Test images of a trained class: nothing to evaluate the classifier on.")
     model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000, random_state=seed))
-    model.fit(training[features].to_numpy(), training["label"].to_numpy())
+    model.fit(inputs(training, features), training["label"].to_numpy())
     classifier = FruitClassifier(model, features)
     return classifier, evaluate(classifier, scored, training, test)
 
 
 def evaluate(classifier: FruitClassifier, scored: pd.DataFrame, training: pd.DataFrame, test: pd.DataFrame) -> ClassifierReport:
     classes = classifier.classes
-    probabilities = classifier.model.predict_proba(scored[classifier.features].to_numpy())
+    probabilities = classifier.model.predict_proba(inputs(scored, classifier.features))
     truth = np.searchsorted(classes, scored["label"].to_numpy())
     predicted = probabilities.argmax(axis=1)
     top_k = min(TOP_K, len(classes))

@@ -5,6 +5,9 @@ its warning check fails when the labels are corrupted."""
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 from dagster import AssetKey, DagsterInstance, Definitions
 
 from fruits_assets_tests.conftest import RANDOM_MODEL
@@ -45,6 +48,16 @@ def test_train_scores_the_test_split_and_sets_test_only_classes_apart():
     assert report.floor(5.0) == pytest.approx(min(5 / 6, (1 + 1 / 6) / 2))
     again = FruitClassifier.from_bytes(model.to_bytes())
     assert (again.predict(matrix()) == model.predict(matrix())).all()
+    assert model.model[-1].coef_.dtype == np.float32  # fitted in the features' own precision
+
+
+def test_float32_fit_predicts_as_float64_does():
+    model, _ = train(matrix(seed=3))
+    wide = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000, random_state=0))
+    training = matrix(seed=3).query("split == 'Training'")
+    wide.fit(training[model.features].to_numpy(), training["label"].to_numpy())
+    test = matrix(seed=3).query("split == 'Test'")
+    assert (model.predict(test) == wide.predict(test[model.features].to_numpy())).all()
 
 
 def test_matrices_that_cannot_train_are_refused_with_a_reason():
