@@ -38,7 +38,7 @@ RAW_SCHEMA = StructType(
     + [StructField("content", BinaryType())]
 )
 REJECTED_SCHEMA = StructType([StructField(n, StringType()) for n in ("path", "label", "split", "reason")])
-_CHECK = "width int, height int, reason string"
+_CHECK = "width int, height int, reason string, image_id string"
 INGEST_FORMAT = 2  # part of every class's fingerprint: bump when the same files would ingest differently
 FILES_PER_TASK = 12500  # fewer, bigger tasks: each writes a file per class it holds
 THUMBNAIL_THREADS = 4
@@ -52,10 +52,12 @@ class SourceError(ValueError):
 
 
 def _inspect_udf(max_pixels: int, min_side: int):
+    """(width, height, reason, image_id) of each file: the image id is the SHA-256 of its
+    bytes, hashed here by OpenSSL (Spark's ``sha2`` runs Java's slower digest)."""
     @F.pandas_udf(_CHECK)
     def check(paths: pd.Series, contents: pd.Series) -> pd.DataFrame:
-        rows = [inspect(p, c, max_pixels, min_side) for p, c in zip(paths, contents)]
-        return pd.DataFrame(rows, columns=["width", "height", "reason"]).astype(
+        rows = [(*inspect(p, c, max_pixels, min_side), hashlib.sha256(c).hexdigest()) for p, c in zip(paths, contents)]
+        return pd.DataFrame(rows, columns=["width", "height", "reason", "image_id"]).astype(
             {"width": "Int32", "height": "Int32"}
         )
 
@@ -247,7 +249,6 @@ def _ingest_classes(
             scan.withColumn("check", _inspect_udf(settings["max_pixels"], settings["min_side"])("path", "content"))
             .select("*", "check.*")
             .drop("check")
-            .withColumn("image_id", F.sha2("content", 256))
             .persist(StorageLevel.MEMORY_AND_DISK)
         )
         found: dict[str, dict] = {c: {} for c in classes}

@@ -1,5 +1,6 @@
 """Ingest of the real sample and of the bad-input corpus."""
 
+import hashlib
 import json
 
 from fruits_assets.spark_jobs import jobs
@@ -20,6 +21,7 @@ def test_ingest_real_sample_every_class(spark, real_sample, lake):
     assert raw.select("image_id").distinct().count() == 1200
     row = raw.where("label = 'Cherry 1' and split = 'Test'").first()
     assert (row.width, row.height) == (100, 100) and row.content[:2] == b"\xff\xd8"
+    assert row.image_id == hashlib.sha256(row.content).hexdigest()  # the content id
     assert row.path.endswith(".jpg") and "/Test/Cherry 1/" in row.path
     by_split = dict(raw.groupBy("split").count().collect())
     assert by_split == {"Training": 960, "Test": 240}
