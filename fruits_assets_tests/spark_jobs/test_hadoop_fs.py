@@ -46,13 +46,41 @@ def test_local_writes_are_atomic_and_renames_never_nest(spark, tmp_path):
     assert sorted(p.name for p in (tmp_path / "d").iterdir()) == ["_COMMITTED"]
 
 
+def test_local_sessions_write_no_checksum_files(spark, tmp_path):
+    spark.range(3).write.parquet(f"file://{tmp_path}/t")
+    HadoopFS(spark, jvm_for_local=True).write_bytes(f"file://{tmp_path}/b", b"data")
+    assert not [p for p in tmp_path.rglob("*.crc")]
+
+
+class ChecksummedFS:
+    """Hadoop's checksummed local file system, as a stock Spark session has it."""
+
+    def __init__(self, spark):
+        self._jvm = spark.sparkContext._jvm
+        self._fs = self._jvm.org.apache.hadoop.fs.LocalFileSystem()
+        self._fs.initialize(self._jvm.java.net.URI("file:///"), spark.sparkContext._jsc.hadoopConfiguration())
+
+    def write_bytes(self, uri: str, data: bytes) -> None:
+        out = self._fs.create(self._jvm.org.apache.hadoop.fs.Path(uri))
+        out.write(bytearray(data))
+        out.close()
+
+    def read_bytes(self, uri: str) -> bytes:
+        stream = self._fs.open(self._jvm.org.apache.hadoop.fs.Path(uri))
+        try:
+            return bytes(self._jvm.org.apache.commons.io.IOUtils.toByteArray(stream))  # checksum verified
+        finally:
+            stream.close()
+
+
 def test_hadoop_checksums_follow_local_renames_copies_and_rewrites(spark, tmp_path):
-    jvm, local = HadoopFS(spark, jvm_for_local=True), HadoopFS(spark)
+    jvm, local = ChecksummedFS(spark), HadoopFS(spark)
     root = f"file://{tmp_path}"
-    jvm.write_bytes(f"{root}/x", b"data")  # Hadoop writes .x.crc beside it
+    jvm.write_bytes(f"{root}/x", b"data")  # a lake written by a stock session: .x.crc beside it
+    assert (tmp_path / ".x.crc").exists()
     local.rename(f"{root}/x", f"{root}/y/z")
     local.copy(f"{root}/y/z", f"{root}/w")
-    assert jvm.read_bytes(f"{root}/y/z") == jvm.read_bytes(f"{root}/w") == b"data"  # checksums verified
+    assert jvm.read_bytes(f"{root}/y/z") == jvm.read_bytes(f"{root}/w") == b"data"
     assert (tmp_path / "y" / ".z.crc").exists() and not (tmp_path / ".x.crc").exists()
 
     local.write_bytes(f"{root}/w", b"rewritten")
