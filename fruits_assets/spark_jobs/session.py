@@ -53,8 +53,9 @@ def build_session(master: str | None = "local[*]", conf: dict[str, str] | None =
 def _skip_local_checksums(spark: SparkSession) -> None:
     """Read and write file: without Hadoop's .crc side files: computing, writing and
     checking them was 7-9 % of ingest's time. The setting is on the process's one local
-    file system, which the driver and local tasks share; it still hides the .crc files a
-    lake holds from before. The production lake is on S3, which checksums every transfer."""
+    file system, which the driver and ``local[*]`` tasks share (``local-cluster``
+    executors, other JVMs, keep theirs); it still hides the .crc files a lake holds from
+    before. The production lake is on S3, which checksums every transfer."""
     local_fs = spark.sparkContext._jvm.org.apache.hadoop.fs.FileSystem.getLocal(spark.sparkContext._jsc.hadoopConfiguration())
     local_fs.setWriteChecksum(False)
     local_fs.setVerifyChecksum(False)
