@@ -27,8 +27,9 @@ def from_env(env: Mapping[str, str] = os.environ, **fields: str) -> dict:
     return {field: EnvVar(name) for field, name in fields.items() if env.get(name)}
 
 
-def model_resource() -> MobileNetResource:
-    return MobileNetResource(**from_env(weights="FRUITS_WEIGHTS", backend="FRUITS_BACKEND"))
+def model_resource(lake: LakeResource) -> MobileNetResource:
+    """The network's settings; runs convert it into ``lake``'s model cache as they begin."""
+    return MobileNetResource(lake=lake, **from_env(weights="FRUITS_WEIGHTS", backend="FRUITS_BACKEND"))
 
 
 def local_spark() -> LocalSpark:
@@ -39,8 +40,9 @@ def local_resources() -> dict:
     """Lake in ``<home>/.lake`` (or ``FRUITS_LAKE``), images from the embedded sample (or
     ``FRUITS_SOURCE``), Spark in this process. Either location may be ``s3://``: Spark
     then reads it through S3A."""
-    s3, spark, model = S3Resource(), local_spark(), model_resource()
+    s3, spark = S3Resource(), local_spark()
     lake = LakeResource(**{"root": settings.default_lake(), **from_env(root="FRUITS_LAKE")}, spark_s3_scheme="s3a", s3=s3)
+    model = model_resource(lake)
     return {
         "lake": lake,
         "source": FruitSource(**from_env(root="FRUITS_SOURCE"), spark_s3_scheme="s3a", s3=s3),
@@ -90,7 +92,7 @@ def aws_resources() -> dict:
     Loading assets back for Python (the IO manager) uses local Spark through S3A."""
     s3, guard = S3Resource(), settings.allow_non_eu_region()
     lake = LakeResource(root=EnvVar("FRUITS_LAKE"), spark_s3_scheme="s3", s3=s3, allow_non_eu_region=guard)
-    spark, model = local_spark(), model_resource()
+    spark, model = local_spark(), model_resource(lake)
     return {
         "lake": lake,
         "source": FruitSource(root=EnvVar("FRUITS_SOURCE"), spark_s3_scheme="s3", s3=s3, allow_non_eu_region=guard),

@@ -22,7 +22,10 @@ from ..spark_jobs.mobilenet import cache_key
 from .common import ASSET_KWARGS, LAKE_ASSET, column_schema, committed_kept_on_failure, run_metadata, selected_classes, standard_metadata, version_of
 
 
-@asset(kinds={"tensorflow"}, tags={"stage": "features"}, backfill_policy=BackfillPolicy.single_run(), **LAKE_ASSET)
+# The lowest priority: the model resource starts converting when the run begins, and
+# this step, which waits for it, lets the other ready steps (ingest) run meanwhile.
+@asset(kinds={"tensorflow"}, tags={"stage": "features"}, op_tags={"dagster/priority": "-1"},
+       backfill_policy=BackfillPolicy.single_run(), **LAKE_ASSET)
 def mobilenet_v2(lake: LakeResource, model: MobileNetResource) -> MaterializeResult:
     """MobileNetV2 (ImageNet weights, no top, average pooling) converted for the workers
     and stored in the lake's model cache; its data version names the weights, backend

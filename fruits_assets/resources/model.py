@@ -1,18 +1,100 @@
-"""The feature-extractor configuration handed to the featurize job, and its converted network."""
+"""The feature-extractor configuration handed to the featurize job, and its converted network.
 
+The network is converted by ``python -m fruits_assets.spark_jobs.convert`` in a child
+process, so TensorFlow never enters the process that runs the pipeline. Given a lake,
+the resource starts that child when a run that materializes ``mobilenet_v2`` begins
+and the lake's model cache lacks the network: the conversion (about 10 s on one core)
+then runs while ingest uses Spark, since ``mobilenet_v2``'s step, which waits for it,
+comes after the other ready steps (docs/benchmarks.md).
+"""
 
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
 from dataclasses import replace
+from pathlib import Path
+from typing import Optional
 
-from dagster import ConfigurableResource
+from dagster import AssetKey, ConfigurableResource, InitResourceContext
 
 from ..spark_jobs.featurize import bundle_key
-from ..spark_jobs.mobilenet import ModelSpec, bundle, cached_weights
+from ..spark_jobs.mobilenet import ModelSpec, cached_weights
 from .lake import LakeResource
+
+PACKAGE_PARENT = str(Path(__file__).resolve().parents[2])  # where the child imports fruits_assets from
+NETWORK_ASSET = AssetKey("mobilenet_v2")
+
+
+class Conversion:
+    """``spark_jobs.convert`` running in a child process; ``result`` waits for it."""
+
+    def __init__(self, spec: ModelSpec):
+        self._folder = tempfile.TemporaryDirectory(prefix="fruits-convert-")
+        self._output = Path(self._folder.name) / "network.bin"
+        self._errors = open(Path(self._folder.name) / "stderr.txt", "w+")
+        path = os.pathsep.join(p for p in (PACKAGE_PARENT, os.environ.get("PYTHONPATH")) if p)
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "fruits_assets.spark_jobs.convert", json.dumps(spec.to_dict()), str(self._output)],
+            stdout=subprocess.PIPE, stderr=self._errors, text=True, env={**os.environ, "PYTHONPATH": path},
+        )
+
+    def result(self) -> tuple[bytes, str]:
+        """(bytes to broadcast, weights used). The child's warnings (a fallback to random
+        weights, say) go to this process's stderr; a failure raises with its error output."""
+        try:
+            printed, _ = self._process.communicate()
+            self._errors.seek(0)
+            errors = self._errors.read()
+            sys.stderr.write(errors)
+            if self._process.returncode != 0:
+                raise RuntimeError(f"Converting MobileNetV2 failed (exit code {self._process.returncode}):\n{errors[-4000:]}")
+            return self._output.read_bytes(), printed.strip()
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Stop the child if it still runs, and remove its files."""
+        if self._process.poll() is None:
+            self._process.kill()
+            self._process.wait()
+        self._process.stdout.close()
+        self._errors.close()
+        self._folder.cleanup()
+
+
+# Conversions started ahead of their use, by (lake root, spec): a run may set up the
+# resource more than once (the IO manager holds it too), and must start one child.
+_STARTED: dict[tuple[str, ModelSpec], Conversion] = {}
+_STARTED_LOCK = threading.Lock()
+
+
+def _start(root: str, spec: ModelSpec) -> None:
+    with _STARTED_LOCK:
+        if (root, spec) not in _STARTED:
+            _STARTED[(root, spec)] = Conversion(spec)
+
+
+def _take(root: str, spec: ModelSpec) -> Conversion:
+    """The conversion started for ``spec`` and this lake, else a new one."""
+    with _STARTED_LOCK:
+        started = _STARTED.pop((root, spec), None)
+    return started or Conversion(spec)
+
+
+def _stop(root: str, spec: ModelSpec) -> None:
+    with _STARTED_LOCK:
+        started = _STARTED.pop((root, spec), None)
+    if started is not None:
+        started.close()
 
 
 class MobileNetResource(ConfigurableResource):
     """MobileNetV2 settings: weights (auto | imagenet | random | file), backend
-    (litert | keras), decoded image size, network input size, seed, batch, threads."""
+    (litert | keras), decoded image size, network input size, seed, batch, threads; and
+    the lake whose model cache a run converts into ahead of the ``mobilenet_v2`` step."""
 
     weights: str = "auto"
     backend: str = "litert"
@@ -21,6 +103,7 @@ class MobileNetResource(ConfigurableResource):
     seed: int = 0
     batch_size: int = 0  # 0: the backend's best (mobilenet.BEST_BATCH)
     threads: int = 0
+    lake: Optional[LakeResource] = None
 
     def spec(self) -> ModelSpec:
         """The validated spec; raises before any Spark work if a setting is wrong."""
@@ -34,24 +117,51 @@ class MobileNetResource(ConfigurableResource):
             threads=self.threads,
         ).validate()
 
+    def setup_for_execution(self, context: InitResourceContext) -> None:
+        """Start converting if this run materializes ``mobilenet_v2`` (or does not say
+        which assets it does) and the lake's model cache lacks the network. A wrong
+        setting starts nothing: the step reports it."""
+        run = context.run
+        if self.lake is None or (run is not None and run.asset_selection and NETWORK_ASSET not in run.asset_selection):
+            return
+        try:
+            spec = self.spec()
+        except (ValueError, FileNotFoundError):
+            return
+        if self._cached(self.lake, spec) is None:
+            _start(self.lake.root, spec)
+
+    def teardown_after_execution(self, context: InitResourceContext) -> None:
+        """Stop a conversion the run started but never used (an earlier step failed)."""
+        if self.lake is not None:
+            try:
+                _stop(self.lake.root, self.spec())
+            except (ValueError, FileNotFoundError):
+                pass
+
+    @staticmethod
+    def _cached(lake: LakeResource, spec: ModelSpec) -> str | None:
+        """The weights name under which the lake's model cache holds ``spec``'s network, or None."""
+        store = lake.store()
+        return next((w for w in cached_weights(spec.weights) if store.exists(bundle_key(spec, w))), None)
+
     def converted(self, lake: LakeResource) -> bytes:
         """The converted network in the lake's model cache (what the workers receive)."""
         spec = self.spec()
-        store = lake.store()
-        for weights in cached_weights(spec.weights):
-            if store.exists(bundle_key(spec, weights)):
-                return store.read_bytes(bundle_key(spec, weights))
-        raise LookupError(f"mobilenet_v2 ({spec.backend}, weights {spec.weights}) has not been materialized yet.")
+        weights = self._cached(lake, spec)
+        if weights is None:
+            raise LookupError(f"mobilenet_v2 ({spec.backend}, weights {spec.weights}) has not been materialized yet.")
+        return lake.store().read_bytes(bundle_key(spec, weights))
 
     def prepare(self, lake: LakeResource) -> ModelSpec:
         """The spec with its weights resolved (``auto`` -> imagenet or random, a file ->
-        ``file:<sha>``) and its converted network in the lake's model cache, built here if
-        absent: the Spark job then only reads it, so EMR nodes need no TensorFlow."""
+        ``file:<sha>``) and its converted network in the lake's model cache, converted
+        now if absent (or awaited, when the run started converting): the Spark job then
+        only reads it, so EMR nodes need no TensorFlow."""
         spec = self.spec()
-        store = lake.store()
-        for weights in cached_weights(spec.weights):
-            if store.exists(bundle_key(spec, weights)):
-                return replace(spec, weights=weights)
-        payload, weights_used = bundle(spec)
-        store.write_bytes(bundle_key(spec, weights_used), payload)
+        weights = self._cached(lake, spec)
+        if weights is not None:
+            return replace(spec, weights=weights)
+        payload, weights_used = _take(lake.root, spec).result()
+        lake.store().write_bytes(bundle_key(spec, weights_used), payload)
         return replace(spec, weights=weights_used)
