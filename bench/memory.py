@@ -1,4 +1,5 @@
-"""Peak resident memory of the driver, its JVM and the Spark Python workers."""
+"""Peak resident memory of the driver, its JVM, the Spark Python workers and the
+network's converter (a child process of the driver while it converts)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import threading
 import psutil
 
 WORKER_MARKERS = ("pyspark.daemon", "pyspark.worker")
+CONVERTER_MARKER = "fruits_assets.spark_jobs.convert"
 
 
 def _role(process: psutil.Process) -> str | None:
@@ -17,6 +19,8 @@ def _role(process: psutil.Process) -> str | None:
         return None
     if any(marker in cmdline for marker in WORKER_MARKERS):
         return "python_worker"
+    if CONVERTER_MARKER in cmdline:
+        return "converter"
     if "java" in name or "org.apache.spark" in cmdline:
         return "jvm"
     return None
@@ -24,11 +28,11 @@ def _role(process: psutil.Process) -> str | None:
 
 class PeakMemory:
     """Samples RSS every ``interval`` s while active (use as a context manager), of
-    ``root`` (this process by default) as the driver and of its JVM and workers."""
+    ``root`` (this process by default) as the driver and of its JVM, workers and converter."""
 
     def __init__(self, interval: float = 0.1, root: psutil.Process | None = None):
         self.interval = interval
-        self.peaks = {"driver_python": 0, "jvm": 0, "python_worker": 0}
+        self.peaks = {"driver_python": 0, "jvm": 0, "python_worker": 0, "converter": 0}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
         self._me = root or psutil.Process()

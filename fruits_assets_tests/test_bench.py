@@ -46,7 +46,8 @@ def test_benchmark_smoke(tmp_path, real_sample):
 
 def test_e2e_benchmark_smoke(tmp_path, real_sample):
     """``bench.e2e`` on a few hundred images: the tree has distinct images, the three runs
-    report their steps, and the re-run with nothing changed infers nothing."""
+    report their steps, the cold run converts the network in a child process, and the
+    re-run with nothing changed converts and infers nothing."""
     out = tmp_path / "e2e.json"
     result = subprocess.run(
         [sys.executable, "-m", "bench.e2e", "--images", "300", "--classes", "6", "--new-class-images", "40",
@@ -59,6 +60,8 @@ def test_e2e_benchmark_smoke(tmp_path, real_sample):
     assert len(images) == 340 and len({p.read_bytes() for p in images}) == 340, "every image distinct"
     assert set(results["cold"]["steps"]) >= {"raw_images", "image_features", "pca_model", "pca_matrix"}
     assert results["e2e_over_limit"] > 0 and results["cold"]["peak_rss_jvm_mib"] > 0
+    assert results["cold"]["peak_rss_converter_mib"] > 0, "the cold run converts the network in a child process"
+    assert results["rerun_unchanged"]["peak_rss_converter_mib"] == 0, "a cached network is not converted again"
     assert "inferred 0" in results["rerun_unchanged"]["figures"]["image_features"]
     assert "inferred 40" in results["rerun_one_new_class"]["figures"]["image_features"]
     assert "e2e/limit" in result.stdout
