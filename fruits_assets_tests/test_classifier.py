@@ -13,7 +13,7 @@ from dagster import AssetKey, DagsterInstance, Definitions
 from fruits_assets_tests.conftest import RANDOM_MODEL
 from fruits_assets.assets import fruit_classifier, pca_matrix
 from fruits_assets.checks import accuracy_above_floor
-from fruits_assets.classifier import ClassifierError, FruitClassifier, train
+from fruits_assets.classifier import ClassifierError, FruitClassifier, feature_columns, inputs, train
 from fruits_assets.resources import MobileNetResource, LakeIOManager, LakeResource, LocalSpark
 from fruits_assets.spark_jobs.pca import CSV_NAME
 
@@ -34,6 +34,17 @@ def matrix(seed: int = 0, test_only: str | None = "Kiwi Test Only") -> pd.DataFr
         rows += [{"path": f"Test/{test_only}/{j}.jpg", "label": test_only, "split": "Test",
                   **{f"pc_{c + 1}": 0.0 for c in range(8)}} for j in range(3)]
     return pd.DataFrame(rows)
+
+
+def test_inputs_are_the_float32_values_of_the_chosen_rows_in_column_order():
+    data = matrix().sample(frac=1.0, random_state=0)  # shuffled rows; pc_10 sorts after pc_9
+    data["pc_10"] = np.arange(len(data), dtype=np.float64) / 3
+    features, rows = feature_columns(data), (data["split"] == "Training").to_numpy()
+    assert features[-1] == "pc_10"
+    expected = data[features].to_numpy(np.float32)
+    np.testing.assert_array_equal(inputs(data, features), expected)
+    np.testing.assert_array_equal(inputs(data, features, rows), expected[rows])
+    assert inputs(data, features, rows).dtype == np.float32
 
 
 def test_train_scores_the_test_split_and_sets_test_only_classes_apart():

@@ -9,7 +9,7 @@ and the converted network's bytes for ``mobilenet_v2``.
 """
 
 
-import io
+from contextlib import closing
 
 import pandas as pd
 from dagster import ConfigurableIOManager, InputContext, OutputContext, ResourceDependency
@@ -40,7 +40,8 @@ class LakeIOManager(ConfigurableIOManager):
     def load_input(self, context: InputContext):
         asset = context.upstream_output.asset_key.path[-1] if context.upstream_output else context.asset_key.path[-1]
         if asset == "pca_matrix":
-            return pd.read_csv(io.BytesIO(self.lake.store().read_bytes(f"{self._current(asset)}/{CSV_NAME}")))
+            with closing(self.lake.store().open(f"{self._current(asset)}/{CSV_NAME}")) as csv:
+                return pd.read_csv(csv)
         if asset == "mobilenet_v2":
             return self.model.converted(self.lake)
         if asset == "fruit_classifier":

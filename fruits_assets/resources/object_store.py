@@ -9,6 +9,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
+from typing import BinaryIO
 
 from dagster_aws.s3 import S3Resource
 
@@ -34,6 +35,10 @@ class LocalStore:
 
     def read_bytes(self, key: str) -> bytes:
         return (self.root / key).read_bytes()
+
+    def open(self, key: str) -> BinaryIO:
+        """The object as a stream (a big CSV is read without a copy of its bytes)."""
+        return (self.root / key).open("rb")
 
     def exists(self, key: str) -> bool:
         return (self.root / key).exists()
@@ -89,7 +94,11 @@ class S3Store:
         return self.uri(key)
 
     def read_bytes(self, key: str) -> bytes:
-        return self.client.get_object(Bucket=self.bucket, Key=self._key(key))["Body"].read()
+        return self.open(key).read()
+
+    def open(self, key: str) -> BinaryIO:
+        """The object as a stream (botocore's StreamingBody)."""
+        return self.client.get_object(Bucket=self.bucket, Key=self._key(key))["Body"]
 
     def exists(self, key: str) -> bool:
         found = self.client.list_objects_v2(Bucket=self.bucket, Prefix=self._key(key), MaxKeys=1)
