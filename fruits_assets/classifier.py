@@ -119,8 +119,10 @@ def train(matrix: pd.DataFrame, seed: int = 0) -> tuple[FruitClassifier, Classif
     scored = test & np.isin(labels, classes)
     if not scored.any():
         raise ClassifierError("No Test images of a trained class: nothing to evaluate the classifier on.")
-    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000, random_state=seed))
-    model.fit(inputs(matrix, features, training), labels[training])
+    values = inputs(matrix, features, training)
+    scaler = StandardScaler().fit(values)
+    scaler.transform(values, copy=False)  # in place: what the pipeline's fit would do on a copy
+    model = make_pipeline(scaler, LogisticRegression(max_iter=2000, random_state=seed).fit(values, labels[training]))
     classifier = FruitClassifier(model, features)
     scored_values = inputs(matrix, features, scored)
     return classifier, evaluate(classifier, scored_values, labels[scored], int(training.sum()), labels[test & ~scored])

@@ -47,6 +47,21 @@ def test_inputs_are_the_float32_values_of_the_chosen_rows_in_column_order():
     assert inputs(data, features, rows).dtype == np.float32
 
 
+def test_the_model_is_the_pipeline_fitted_on_the_training_rows():
+    """Scaling the Training rows in place gives the model a plain pipeline fit gives."""
+    data = matrix()
+    model, _ = train(data)
+    rows = (data["split"] == "Training").to_numpy()
+    reference = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000, random_state=0))
+    reference.fit(inputs(data, feature_columns(data), rows), data["label"].to_numpy()[rows])
+    np.testing.assert_array_equal(model.model[0].scale_, reference[0].scale_)
+    np.testing.assert_array_equal(model.model[-1].coef_, reference[-1].coef_)
+    values = inputs(data, feature_columns(data))
+    given = values.copy()
+    model.model.predict(values)
+    np.testing.assert_array_equal(values, given)  # the saved pipeline scales a copy of what it is given
+
+
 def test_train_scores_the_test_split_and_sets_test_only_classes_apart():
     model, report = train(matrix())
     assert report.classes == CLASSES and model.classes == CLASSES
