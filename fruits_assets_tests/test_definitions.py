@@ -5,6 +5,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from dagster import AssetKey, build_input_context
@@ -81,9 +82,12 @@ def test_io_manager_loads_every_asset_back(pipeline_run, spark):
     assert isinstance(model, FittedPCA) and model.k >= 1
     matrix = manager.load_input(build_input_context(asset_key=AssetKey("pca_matrix")))
     assert isinstance(matrix, pd.DataFrame) and len(matrix) == sample.image_count()
+    coordinates = [c for c in matrix.columns if c.startswith("pc_")]
+    assert (matrix[coordinates].dtypes == np.float32).all(), "float32 coordinates, as the features"
     projected = model.transform(every).toPandas().sort_values("path").reset_index(drop=True)
     expected = matrix.sort_values("path").reset_index(drop=True)
-    pd.testing.assert_frame_equal(projected[expected.columns], expected, check_exact=False, rtol=1e-9)
+    projected[coordinates] = projected[coordinates].astype(np.float32)
+    pd.testing.assert_frame_equal(projected[expected.columns], expected, check_exact=False, rtol=1e-6)
 
 
 def test_dg_check_defs(tmp_path):

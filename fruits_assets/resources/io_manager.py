@@ -4,11 +4,12 @@ Assets return ``MaterializeResult``: their jobs write and commit the data
 themselves (in the layout of ``spark_jobs.layout``), and each version's manifest is
 its one record, so there is nothing to store here. It loads any asset back for
 Python code: a Spark DataFrame for the image tables, a ``FittedPCA`` for the model,
-a pandas DataFrame for the CSV matrix, a ``FruitClassifier`` for the classifier,
+a pandas DataFrame for the CSV matrix (float32 coordinates), a ``FruitClassifier`` for the classifier,
 and the converted network's bytes for ``mobilenet_v2``.
 """
 
 
+from collections import defaultdict
 from contextlib import closing
 
 import pandas as pd
@@ -23,6 +24,9 @@ from .model import MobileNetResource
 from .spark import LocalSpark
 
 SPARK_TABLES = ("raw_images", "rejected_images", "image_features")
+# pca_matrix loads with float32 coordinates, the precision of the image features they
+# come from: half the memory of float64 (the CSV itself keeps every digit).
+MATRIX_DTYPES = defaultdict(lambda: "float32", path="str", label="str", split="str")
 
 
 class LakeIOManager(ConfigurableIOManager):
@@ -41,7 +45,7 @@ class LakeIOManager(ConfigurableIOManager):
         asset = context.upstream_output.asset_key.path[-1] if context.upstream_output else context.asset_key.path[-1]
         if asset == "pca_matrix":
             with closing(self.lake.store().open(f"{self._current(asset)}/{CSV_NAME}")) as csv:
-                return pd.read_csv(csv)
+                return pd.read_csv(csv, dtype=MATRIX_DTYPES)
         if asset == "mobilenet_v2":
             return self.model.converted(self.lake)
         if asset == "fruit_classifier":
