@@ -20,6 +20,7 @@ from typing import Optional
 
 from dagster import AssetKey, ConfigurableResource, InitResourceContext
 
+from ..spark_jobs.convert import NETWORK_FILE, WEIGHTS_FILE
 from ..spark_jobs.featurize import bundle_key
 from ..spark_jobs.mobilenet import ModelSpec, cached_weights
 from .lake import LakeResource
@@ -33,25 +34,26 @@ class Conversion:
 
     def __init__(self, spec: ModelSpec):
         self._folder = tempfile.TemporaryDirectory(prefix="fruits-convert-")
-        self._output = Path(self._folder.name) / "network.bin"
-        self._errors = open(Path(self._folder.name) / "stderr.txt", "w+")
+        self._printed = open(Path(self._folder.name) / "printed.txt", "w+")
         path = os.pathsep.join(p for p in (PACKAGE_PARENT, os.environ.get("PYTHONPATH")) if p)
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "fruits_assets.spark_jobs.convert", json.dumps(spec.to_dict()), str(self._output)],
-            stdout=subprocess.PIPE, stderr=self._errors, text=True, env={**os.environ, "PYTHONPATH": path},
+            [sys.executable, "-m", "fruits_assets.spark_jobs.convert", json.dumps(spec.to_dict()), self._folder.name],
+            stdout=self._printed, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONPATH": path},
         )
 
     def result(self) -> tuple[bytes, str]:
-        """(bytes to broadcast, weights used). The child's warnings (a fallback to random
-        weights, say) go to this process's stderr; a failure raises with its error output."""
+        """(bytes to broadcast, weights used). What the child printed (a download
+        attempt, a fallback to random weights) goes to this process's stderr; a failure
+        raises with it."""
         try:
-            printed, _ = self._process.communicate()
-            self._errors.seek(0)
-            errors = self._errors.read()
-            sys.stderr.write(errors)
+            self._process.wait()
+            self._printed.seek(0)
+            printed = self._printed.read()
+            sys.stderr.write(printed)
             if self._process.returncode != 0:
-                raise RuntimeError(f"Converting MobileNetV2 failed (exit code {self._process.returncode}):\n{errors[-4000:]}")
-            return self._output.read_bytes(), printed.strip()
+                raise RuntimeError(f"Converting MobileNetV2 failed (exit code {self._process.returncode}):\n{printed[-4000:]}")
+            folder = Path(self._folder.name)
+            return (folder / NETWORK_FILE).read_bytes(), (folder / WEIGHTS_FILE).read_text()
         finally:
             self.close()
 
@@ -60,8 +62,7 @@ class Conversion:
         if self._process.poll() is None:
             self._process.kill()
             self._process.wait()
-        self._process.stdout.close()
-        self._errors.close()
+        self._printed.close()
         self._folder.cleanup()
 
 

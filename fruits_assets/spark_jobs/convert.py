@@ -1,10 +1,12 @@
 """Convert MobileNetV2 in a process of its own:
-``python -m fruits_assets.spark_jobs.convert SPEC_JSON OUTPUT``.
+``python -m fruits_assets.spark_jobs.convert SPEC_JSON FOLDER``.
 
-Writes the bytes the workers receive (``mobilenet.bundle``) to OUTPUT and prints the
-weights used (``auto`` may fall back to ``random``). TensorFlow is imported here only,
-so the process that runs the pipeline never holds it, and the conversion can run on
-one core while that process ingests on the others (``resources.model``).
+Writes the bytes the workers receive (``mobilenet.bundle``) to ``FOLDER/network.bin``
+and the weights used (``auto`` may fall back to ``random``) to ``FOLDER/weights.txt``;
+what the libraries print (Keras announces its downloads on stdout) is only diagnostics.
+TensorFlow is imported here only, so the process that runs the pipeline never holds
+it, and the conversion can run on one core while that process ingests on the others
+(``resources.model``).
 """
 
 from __future__ import annotations
@@ -15,12 +17,15 @@ from pathlib import Path
 
 from .mobilenet import ModelSpec, bundle
 
+NETWORK_FILE = "network.bin"
+WEIGHTS_FILE = "weights.txt"
+
 
 def main(argv: list[str]) -> int:
-    spec_json, output = argv
+    spec_json, folder = argv
     payload, weights_used = bundle(ModelSpec(**json.loads(spec_json)))
-    Path(output).write_bytes(payload)
-    print(weights_used)
+    Path(folder, NETWORK_FILE).write_bytes(payload)
+    Path(folder, WEIGHTS_FILE).write_text(weights_used)
     return 0
 
 

@@ -69,13 +69,28 @@ def test_a_weights_file_is_converted_once_and_the_job_reads_it_by_id(tmp_path, s
         featurize.load_bundle(VersionedLake(spark, lake_uri(tmp_path / "lake")), missing)
 
 
+def _features(spec: ModelSpec, payload: bytes, real_sample: Path) -> np.ndarray:
+    images = np.stack([decode(p.read_bytes(), spec.image_size) for p in sorted(real_sample.glob("Test/*/*.jpg"))[:3]])
+    return mobilenet.runner(spec, payload, 1)(images)
+
+
 def test_the_child_process_converts_the_same_network(model_cache, real_sample):
     spec = ModelSpec(**RANDOM_MODEL).validate()
     payload, weights = model_resource.Conversion(spec).result()
     cached = (model_cache / f"{mobilenet.cache_key(spec, 'random')}.bin").read_bytes()
-    images = np.stack([decode(p.read_bytes(), spec.image_size) for p in sorted(real_sample.glob("Test/*/*.jpg"))[:3]])
     assert weights == "random"
-    np.testing.assert_array_equal(mobilenet.runner(spec, payload, 1)(images), mobilenet.runner(spec, cached, 1)(images))
+    np.testing.assert_array_equal(_features(spec, payload, real_sample), _features(spec, cached, real_sample))
+
+
+def test_auto_weights_come_back_as_a_clean_name(model_cache, real_sample):
+    """``auto`` tries ImageNet first (Keras announces the download on stdout), and falls
+    back to seeded random weights where it cannot download them (here)."""
+    spec = ModelSpec(weights="auto", seed=RANDOM_MODEL["seed"]).validate()
+    payload, weights = model_resource.Conversion(spec).result()
+    assert weights in ("imagenet", "random")
+    if weights == "random":
+        cached = (model_cache / f"{mobilenet.cache_key(spec, 'random')}.bin").read_bytes()
+        np.testing.assert_array_equal(_features(spec, payload, real_sample), _features(spec, cached, real_sample))
 
 
 def test_a_failed_conversion_raises_with_the_childs_error(tmp_path):
