@@ -70,6 +70,10 @@ class Conversion:
 # resource more than once (the IO manager holds it too), and must start one child.
 _STARTED: dict[tuple[str, ModelSpec], Conversion] = {}
 _STARTED_LOCK = threading.Lock()
+# The weights each conversion in this process resolved to, by (lake root, spec): ``auto``
+# may fall back to ``random``, a name ``cached_weights`` does not try, so the run's later
+# steps would otherwise convert again.
+_RESOLVED: dict[tuple[str, ModelSpec], str] = {}
 
 
 def _start(root: str, spec: ModelSpec) -> None:
@@ -144,7 +148,8 @@ class MobileNetResource(ConfigurableResource):
     def _cached(lake: LakeResource, spec: ModelSpec) -> str | None:
         """The weights name under which the lake's model cache holds ``spec``'s network, or None."""
         store = lake.store()
-        return next((w for w in cached_weights(spec.weights) if store.exists(bundle_key(spec, w))), None)
+        names = [*cached_weights(spec.weights), *([_RESOLVED[lake.root, spec]] if (lake.root, spec) in _RESOLVED else [])]
+        return next((w for w in names if store.exists(bundle_key(spec, w))), None)
 
     def converted(self, lake: LakeResource) -> bytes:
         """The converted network in the lake's model cache (what the workers receive)."""
@@ -165,4 +170,5 @@ class MobileNetResource(ConfigurableResource):
             return replace(spec, weights=weights)
         payload, weights_used = _take(lake.root, spec).result()
         lake.store().write_bytes(bundle_key(spec, weights_used), payload)
+        _RESOLVED[lake.root, spec] = weights_used
         return replace(spec, weights=weights_used)

@@ -69,6 +69,17 @@ def test_a_weights_file_is_converted_once_and_the_job_reads_it_by_id(tmp_path, s
         featurize.load_bundle(VersionedLake(spark, lake_uri(tmp_path / "lake")), missing)
 
 
+def test_auto_weights_that_fell_back_are_converted_once_per_process(tmp_path, monkeypatch):
+    """mobilenet_v2 and image_features both prepare the network in a run: the second finds
+    the fallback ``random`` network the first converted, under its own name."""
+    monkeypatch.setattr(model_resource, "_RESOLVED", {})
+    monkeypatch.setattr(model_resource, "Conversion", stand_in_conversion("random", []))
+    lake = LakeResource(root=str(tmp_path / "lake"))
+    assert MobileNetResource(weights="auto").prepare(lake).weights == "random"
+    monkeypatch.setattr(model_resource, "Conversion", RefusedConversion)
+    assert MobileNetResource(weights="auto").prepare(lake).weights == "random", "converted once"
+
+
 def _features(spec: ModelSpec, payload: bytes, real_sample: Path) -> np.ndarray:
     images = np.stack([decode(p.read_bytes(), spec.image_size) for p in sorted(real_sample.glob("Test/*/*.jpg"))[:3]])
     return mobilenet.runner(spec, payload, 1)(images)
