@@ -21,8 +21,8 @@ from typing import Optional
 from dagster import AssetKey, ConfigurableResource, InitResourceContext
 
 from ..spark_jobs.convert import NETWORK_FILE, WEIGHTS_FILE
-from ..spark_jobs.featurize import bundle_key
-from ..spark_jobs.mobilenet import ModelSpec, cached_weights
+from ..spark_jobs.featurize import bundle_key, cached_network
+from ..spark_jobs.mobilenet import ModelSpec
 from .lake import LakeResource
 
 PACKAGE_PARENT = str(Path(__file__).resolve().parents[2])  # where the child imports fruits_assets from
@@ -71,7 +71,7 @@ class Conversion:
 _STARTED: dict[tuple[str, ModelSpec], Conversion] = {}
 _STARTED_LOCK = threading.Lock()
 # The weights each conversion in this process resolved to, by (lake root, spec): ``auto``
-# may fall back to ``random``, a name ``cached_weights`` does not try, so the run's later
+# may fall back to ``random``, a name ``mobilenet.cached_weights`` does not try, so the run's later
 # steps would otherwise convert again.
 _RESOLVED: dict[tuple[str, ModelSpec], str] = {}
 
@@ -129,27 +129,28 @@ class MobileNetResource(ConfigurableResource):
         run = context.run
         if self.lake is None or (run is not None and run.asset_selection and NETWORK_ASSET not in run.asset_selection):
             return
-        try:
-            spec = self.spec()
-        except (ValueError, FileNotFoundError):
-            return
-        if self._cached(self.lake, spec) is None:
+        spec = self._valid_spec()
+        if spec is not None and self._cached(self.lake, spec) is None:
             _start(self.lake.root, spec)
 
     def teardown_after_execution(self, context: InitResourceContext) -> None:
         """Stop a conversion the run started but never used (an earlier step failed)."""
-        if self.lake is not None:
-            try:
-                _stop(self.lake.root, self.spec())
-            except (ValueError, FileNotFoundError):
-                pass
+        spec = self._valid_spec() if self.lake is not None else None
+        if spec is not None:
+            _stop(self.lake.root, spec)
+
+    def _valid_spec(self) -> ModelSpec | None:
+        """The spec, or None when a setting is wrong (the step that needs it reports why)."""
+        try:
+            return self.spec()
+        except (ValueError, FileNotFoundError):
+            return None
 
     @staticmethod
     def _cached(lake: LakeResource, spec: ModelSpec) -> str | None:
         """The weights name under which the lake's model cache holds ``spec``'s network, or None."""
-        store = lake.store()
-        names = [*cached_weights(spec.weights), *([_RESOLVED[lake.root, spec]] if (lake.root, spec) in _RESOLVED else [])]
-        return next((w for w in names if store.exists(bundle_key(spec, w))), None)
+        resolved = _RESOLVED.get((lake.root, spec))
+        return cached_network(spec, lake.store().exists, [resolved] if resolved else [])
 
     def converted(self, lake: LakeResource) -> bytes:
         """The converted network in the lake's model cache (what the workers receive)."""

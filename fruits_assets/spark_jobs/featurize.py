@@ -19,7 +19,7 @@ import os
 import socket
 import time
 import uuid
-from typing import Iterator
+from typing import Callable, Iterable, Iterator
 
 import numpy as np
 import pandas as pd
@@ -106,12 +106,18 @@ def bundle_key(spec: mobilenet.ModelSpec, weights: str) -> str:
     return f"{MODEL_CACHE}/{mobilenet.cache_key(spec, weights)}.bin"
 
 
+def cached_network(spec: mobilenet.ModelSpec, exists: Callable[[str], bool], resolved: Iterable[str] = ()) -> str | None:
+    """The weights name under which the lake's model cache holds ``spec``'s network, or
+    None. ``exists`` tells whether a key (relative to the lake root) is there; ``resolved``
+    adds names a conversion already resolved to (``auto`` may have fallen back to random)."""
+    return next((w for w in (*mobilenet.cached_weights(spec.weights), *resolved) if exists(bundle_key(spec, w))), None)
+
+
 def load_bundle(lake: VersionedLake, spec: mobilenet.ModelSpec) -> tuple[bytes, str]:
     """Model bytes for ``spec`` from the lake's model cache, building them if absent."""
-    for weights in mobilenet.cached_weights(spec.weights):
-        uri = join(lake.root, bundle_key(spec, weights))
-        if lake.fs.exists(uri):
-            return lake.fs.read_bytes(uri), weights
+    weights = cached_network(spec, lambda key: lake.fs.exists(join(lake.root, key)))
+    if weights is not None:
+        return lake.fs.read_bytes(join(lake.root, bundle_key(spec, weights))), weights
     if mobilenet.is_converted(spec.weights):
         raise FileNotFoundError(
             f"The converted network {spec.weights} is not in the lake's model cache {join(lake.root, MODEL_CACHE)}."

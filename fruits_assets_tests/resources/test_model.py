@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import psutil
 import pytest
-from dagster import AssetKey, DagsterInstance, Definitions
+from dagster import AssetKey, DagsterInstance, Definitions, build_init_resource_context
 
 from fruits_assets.assets import mobilenet_v2, raw_images
 from fruits_assets.partitions import range_tags
@@ -117,6 +117,26 @@ def test_closing_a_running_conversion_stops_its_process():
     folder = Path(conversion._folder.name)
     conversion.close()
     assert not child.is_running() and not folder.exists()
+
+
+class NoConversion:
+    def __init__(self, spec):
+        raise AssertionError("a conversion was started for a setting that cannot work")
+
+
+@pytest.mark.parametrize(
+    "setting, error",
+    [({"backend": "onnx"}, "Unknown backend 'onnx'"), ({"weights": "/no/such/weights.h5"}, "does not exist")],
+)
+def test_a_wrong_setting_starts_no_conversion_and_the_step_says_why(tmp_path, monkeypatch, setting, error):
+    monkeypatch.setattr(model_resource, "Conversion", NoConversion)
+    lake = LakeResource(root=str(tmp_path / "lake"))
+    model = MobileNetResource(**{**RANDOM_MODEL, **setting}, lake=lake)
+    context = build_init_resource_context()
+    model.setup_for_execution(context)
+    with pytest.raises((ValueError, FileNotFoundError), match=error):
+        model.prepare(lake)
+    model.teardown_after_execution(context)
 
 
 class RecordedSpark(LocalSpark):
