@@ -16,6 +16,7 @@ from .images import decode  # noqa: E402
 
 THUMBNAIL = 64
 THUMBNAILS_PER_CLASS = 6
+LABELLED_CLASSES = 40  # the confusion picture names its classes up to this many
 
 
 def thumbnail_strip(contents: list[bytes]) -> bytes:
@@ -75,16 +76,20 @@ def scatter(points: pd.DataFrame) -> bytes:
 
 
 def confusion(counts: list[list[int]], classes: list[str], accuracy: float) -> bytes:
-    """Test images by true class (rows) and predicted class (columns)."""
+    """Test images by true class (rows) and predicted class (columns). Beyond
+    ``LABELLED_CLASSES`` the picture stops growing and drops the class names: the
+    per-class table names them, and a picture sized to 100+ classes took about 50 MB
+    to draw."""
     matrix = np.asarray(counts)
-    size = max(4.0, 0.28 * len(classes) + 2)
+    size = max(4.0, 0.28 * min(len(classes), LABELLED_CLASSES) + 2)
     figure, axes = plt.subplots(figsize=(size + 1, size))
     shown = axes.imshow(matrix, cmap="Blues")
     figure.colorbar(shown, ax=axes, fraction=0.046, pad=0.04, label="Test images")
-    if len(classes) <= 40:
+    if len(classes) <= LABELLED_CLASSES:
         axes.set_xticks(range(len(classes)), classes, rotation=90, fontsize=6)
         axes.set_yticks(range(len(classes)), classes, fontsize=6)
-    axes.set_xlabel("predicted class")
-    axes.set_ylabel("true class")
+    named = "" if len(classes) <= LABELLED_CLASSES else " (index in the per-class table)"
+    axes.set_xlabel(f"predicted class{named}")
+    axes.set_ylabel(f"true class{named}")
     axes.set_title(f"Confusion on the Test split (accuracy {accuracy:.1%})")
     return _figure_png(figure)
