@@ -16,13 +16,13 @@ import tempfile
 import threading
 from dataclasses import replace
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Sequence
 
 from dagster import AssetKey, ConfigurableResource, InitResourceContext
 
 from ..spark_jobs.convert import NETWORK_FILE, WEIGHTS_FILE
 from ..spark_jobs.featurize import bundle_key, cached_network
-from ..spark_jobs.mobilenet import ModelSpec
+from ..spark_jobs.mobilenet import ModelSpec, fallback_weights
 from .lake import LakeResource
 
 PACKAGE_PARENT = str(Path(__file__).resolve().parents[2])  # where the child imports fruits_assets from
@@ -32,19 +32,20 @@ NETWORK_ASSET = AssetKey("mobilenet_v2")
 class Conversion:
     """``spark_jobs.convert`` running in a child process; ``result`` waits for it."""
 
-    def __init__(self, spec: ModelSpec):
+    def __init__(self, spec: ModelSpec, cached: Sequence[str] = ()):
         self._folder = tempfile.TemporaryDirectory(prefix="fruits-convert-")
         self._printed = open(Path(self._folder.name) / "printed.txt", "w+")
         path = os.pathsep.join(p for p in (PACKAGE_PARENT, os.environ.get("PYTHONPATH")) if p)
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "fruits_assets.spark_jobs.convert", json.dumps(spec.to_dict()), self._folder.name],
+            [sys.executable, "-m", "fruits_assets.spark_jobs.convert", json.dumps(spec.to_dict()), self._folder.name,
+             json.dumps(list(cached))],
             stdout=self._printed, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONPATH": path},
         )
 
-    def result(self) -> tuple[bytes, str]:
-        """(bytes to broadcast, weights used). What the child printed (a download
-        attempt, a fallback to random weights) goes to this process's stderr; a failure
-        raises with it."""
+    def result(self) -> tuple[bytes | None, str]:
+        """(bytes to broadcast, weights used); no bytes when the weights resolved to one
+        of ``cached``. What the child printed (a download attempt, a fallback to random
+        weights) goes to this process's stderr; a failure raises with it."""
         try:
             self._process.wait()
             self._printed.seek(0)
@@ -52,8 +53,8 @@ class Conversion:
             sys.stderr.write(printed)
             if self._process.returncode != 0:
                 raise RuntimeError(f"Converting MobileNetV2 failed (exit code {self._process.returncode}):\n{printed[-4000:]}")
-            folder = Path(self._folder.name)
-            return (folder / NETWORK_FILE).read_bytes(), (folder / WEIGHTS_FILE).read_text()
+            network, weights = Path(self._folder.name, NETWORK_FILE), Path(self._folder.name, WEIGHTS_FILE)
+            return (network.read_bytes() if network.exists() else None), weights.read_text()
         finally:
             self.close()
 
@@ -76,17 +77,17 @@ _STARTED_LOCK = threading.Lock()
 _RESOLVED: dict[tuple[str, ModelSpec], str] = {}
 
 
-def _start(root: str, spec: ModelSpec) -> None:
+def _start(root: str, spec: ModelSpec, cached: list[str]) -> None:
     with _STARTED_LOCK:
         if (root, spec) not in _STARTED:
-            _STARTED[(root, spec)] = Conversion(spec)
+            _STARTED[(root, spec)] = Conversion(spec, cached)
 
 
-def _take(root: str, spec: ModelSpec) -> Conversion:
+def _take(root: str, spec: ModelSpec, cached: list[str]) -> Conversion:
     """The conversion started for ``spec`` and this lake, else a new one."""
     with _STARTED_LOCK:
         started = _STARTED.pop((root, spec), None)
-    return started or Conversion(spec)
+    return started or Conversion(spec, cached)
 
 
 def _stop(root: str, spec: ModelSpec) -> None:
@@ -131,7 +132,7 @@ class MobileNetResource(ConfigurableResource):
             return
         spec = self._valid_spec()
         if spec is not None and self._cached(self.lake, spec) is None:
-            _start(self.lake.root, spec)
+            _start(self.lake.root, spec, self._cached_fallbacks(self.lake, spec))
 
     def teardown_after_execution(self, context: InitResourceContext) -> None:
         """Stop a conversion the run started but never used (an earlier step failed)."""
@@ -152,6 +153,11 @@ class MobileNetResource(ConfigurableResource):
         resolved = _RESOLVED.get((lake.root, spec))
         return cached_network(spec, lake.store().exists, [resolved] if resolved else [])
 
+    @staticmethod
+    def _cached_fallbacks(lake: LakeResource, spec: ModelSpec) -> list[str]:
+        """The weights ``spec`` may fall back to whose network the lake's model cache holds."""
+        return [w for w in fallback_weights(spec.weights) if lake.store().exists(bundle_key(spec, w))]
+
     def converted(self, lake: LakeResource) -> bytes:
         """The converted network in the lake's model cache (what the workers receive)."""
         spec = self.spec()
@@ -164,12 +170,14 @@ class MobileNetResource(ConfigurableResource):
         """The spec with its weights resolved (``auto`` -> imagenet or random, a file ->
         ``file:<sha>``) and its converted network in the lake's model cache, converted
         now if absent (or awaited, when the run started converting): the Spark job then
-        only reads it, so EMR nodes need no TensorFlow."""
+        only reads it, so EMR nodes need no TensorFlow. ``auto`` tries ImageNet in every
+        new process; falling back to a random network the cache holds converts nothing."""
         spec = self.spec()
         weights = self._cached(lake, spec)
         if weights is not None:
             return replace(spec, weights=weights)
-        payload, weights_used = _take(lake.root, spec).result()
-        lake.store().write_bytes(bundle_key(spec, weights_used), payload)
+        payload, weights_used = _take(lake.root, spec, self._cached_fallbacks(lake, spec)).result()
+        if payload is not None:
+            lake.store().write_bytes(bundle_key(spec, weights_used), payload)
         _RESOLVED[lake.root, spec] = weights_used
         return replace(spec, weights=weights_used)

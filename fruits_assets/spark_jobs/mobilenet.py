@@ -19,6 +19,7 @@ import re
 import sys
 import tempfile
 from dataclasses import asdict, dataclass, replace
+from typing import Collection
 
 import numpy as np
 
@@ -193,9 +194,18 @@ def to_tflite(model) -> bytes:
         return tf.lite.TFLiteConverter.from_keras_model(model).convert()
 
 
-def bundle(spec: ModelSpec) -> tuple[bytes, str]:
-    """(bytes to broadcast, weights used) for ``spec.backend``."""
+def fallback_weights(weights: str) -> list[str]:
+    """The weights names ``weights`` may resolve to besides those ``cached_weights`` tries
+    first: ``auto`` falls back to ``random`` when ImageNet is not obtainable."""
+    return [RANDOM] if weights == AUTO else []
+
+
+def bundle(spec: ModelSpec, cached: Collection[str] = ()) -> tuple[bytes | None, str]:
+    """(bytes to broadcast, weights used) for ``spec.backend``; (None, weights used) when
+    those weights are among ``cached``, already converted (the conversion is skipped)."""
     model, weights_used = build_keras(spec)
+    if weights_used in cached:
+        return None, weights_used
     if spec.backend == "litert":
         return to_tflite(model), weights_used
     buffer = io.BytesIO()

@@ -22,7 +22,7 @@ from fruits_assets_tests.conftest import RANDOM_MODEL, lake_uri
 
 
 class RefusedConversion:
-    def __init__(self, spec):
+    def __init__(self, spec, cached=()):
         raise AssertionError("the converted network was already in the lake: nothing to convert")
 
 
@@ -31,7 +31,7 @@ def stand_in_conversion(weights_id: str, log: list[str]) -> type:
     placeholder bytes at once."""
 
     class StandIn:
-        def __init__(self, spec):
+        def __init__(self, spec, cached=()):
             log.append("conversion started")
 
         def result(self):
@@ -80,6 +80,33 @@ def test_auto_weights_that_fell_back_are_converted_once_per_process(tmp_path, mo
     assert MobileNetResource(weights="auto").prepare(lake).weights == "random", "converted once"
 
 
+def test_an_auto_rerun_that_falls_back_again_reuses_the_cached_random_network(tmp_path, monkeypatch):
+    """A new process with ``auto`` weights tries ImageNet again; when it falls back to the
+    random network the lake already holds, that network is not converted again."""
+    monkeypatch.setattr(model_resource, "_RESOLVED", {})
+    lake = LakeResource(root=str(tmp_path / "lake"))
+    model = MobileNetResource(weights="auto")
+    lake.store().write_bytes(featurize.bundle_key(model.spec(), "random"), b"the random network")
+    told: list = []
+
+    class FallsBackAgain:
+        def __init__(self, spec, cached=()):
+            told.append(list(cached))
+
+        def result(self):
+            return None, "random"
+
+    monkeypatch.setattr(model_resource, "Conversion", FallsBackAgain)
+    assert model.prepare(lake).weights == "random"
+    assert told == [["random"]], "the child is told which fallback the cache holds"
+    assert lake.store().read_bytes(featurize.bundle_key(model.spec(), "random")) == b"the random network"
+
+
+def test_the_child_skips_converting_weights_the_cache_holds():
+    spec = ModelSpec(**RANDOM_MODEL).validate()
+    assert model_resource.Conversion(spec, ["random"]).result() == (None, "random")
+
+
 def _features(spec: ModelSpec, payload: bytes, real_sample: Path) -> np.ndarray:
     images = np.stack([decode(p.read_bytes(), spec.image_size) for p in sorted(real_sample.glob("Test/*/*.jpg"))[:3]])
     return mobilenet.runner(spec, payload, 1)(images)
@@ -120,7 +147,7 @@ def test_closing_a_running_conversion_stops_its_process():
 
 
 class NoConversion:
-    def __init__(self, spec):
+    def __init__(self, spec, cached=()):
         raise AssertionError("a conversion was started for a setting that cannot work")
 
 
