@@ -77,17 +77,24 @@ _STARTED_LOCK = threading.Lock()
 _RESOLVED: dict[tuple[str, ModelSpec], str] = {}
 
 
-def _start(root: str, spec: ModelSpec, cached: list[str]) -> None:
+def _new_conversion(lake: LakeResource, spec: ModelSpec) -> Conversion:
+    """A conversion told which of the weights ``spec`` may fall back to the lake's model
+    cache already holds (it then converts none of them again)."""
+    cached = [w for w in fallback_weights(spec.weights) if lake.store().exists(bundle_key(spec, w))]
+    return Conversion(spec, cached)
+
+
+def _start(lake: LakeResource, spec: ModelSpec) -> None:
     with _STARTED_LOCK:
-        if (root, spec) not in _STARTED:
-            _STARTED[(root, spec)] = Conversion(spec, cached)
+        if (lake.root, spec) not in _STARTED:
+            _STARTED[(lake.root, spec)] = _new_conversion(lake, spec)
 
 
-def _take(root: str, spec: ModelSpec, cached: list[str]) -> Conversion:
+def _take(lake: LakeResource, spec: ModelSpec) -> Conversion:
     """The conversion started for ``spec`` and this lake, else a new one."""
     with _STARTED_LOCK:
-        started = _STARTED.pop((root, spec), None)
-    return started or Conversion(spec, cached)
+        started = _STARTED.pop((lake.root, spec), None)
+    return started or _new_conversion(lake, spec)
 
 
 def _stop(root: str, spec: ModelSpec) -> None:
@@ -132,7 +139,7 @@ class MobileNetResource(ConfigurableResource):
             return
         spec = self._valid_spec()
         if spec is not None and self._cached(self.lake, spec) is None:
-            _start(self.lake.root, spec, self._cached_fallbacks(self.lake, spec))
+            _start(self.lake, spec)
 
     def teardown_after_execution(self, context: InitResourceContext) -> None:
         """Stop a conversion the run started but never used (an earlier step failed)."""
@@ -153,11 +160,6 @@ class MobileNetResource(ConfigurableResource):
         resolved = _RESOLVED.get((lake.root, spec))
         return cached_network(spec, lake.store().exists, [resolved] if resolved else [])
 
-    @staticmethod
-    def _cached_fallbacks(lake: LakeResource, spec: ModelSpec) -> list[str]:
-        """The weights ``spec`` may fall back to whose network the lake's model cache holds."""
-        return [w for w in fallback_weights(spec.weights) if lake.store().exists(bundle_key(spec, w))]
-
     def converted(self, lake: LakeResource) -> bytes:
         """The converted network in the lake's model cache (what the workers receive)."""
         spec = self.spec()
@@ -176,7 +178,7 @@ class MobileNetResource(ConfigurableResource):
         weights = self._cached(lake, spec)
         if weights is not None:
             return replace(spec, weights=weights)
-        payload, weights_used = _take(lake.root, spec, self._cached_fallbacks(lake, spec)).result()
+        payload, weights_used = _take(lake, spec).result()
         if payload is not None:
             lake.store().write_bytes(bundle_key(spec, weights_used), payload)
         _RESOLVED[lake.root, spec] = weights_used

@@ -1,5 +1,5 @@
 """Convert MobileNetV2 in a process of its own:
-``python -m fruits_assets.spark_jobs.convert SPEC_JSON FOLDER [CACHED_JSON]``.
+``python -m fruits_assets.spark_jobs.convert SPEC_JSON FOLDER CACHED_JSON``.
 
 Writes the bytes the workers receive (``mobilenet.bundle``) to ``FOLDER/network.bin``
 and the weights used (``auto`` may fall back to ``random``) to ``FOLDER/weights.txt``.
@@ -25,8 +25,8 @@ WEIGHTS_FILE = "weights.txt"
 
 
 def main(argv: list[str]) -> int:
-    spec_json, folder, *cached = argv
-    payload, weights_used = bundle(ModelSpec(**json.loads(spec_json)), json.loads(cached[0]) if cached else ())
+    spec_json, folder, cached_json = argv
+    payload, weights_used = bundle(ModelSpec(**json.loads(spec_json)), json.loads(cached_json))
     if payload is not None:
         Path(folder, NETWORK_FILE).write_bytes(payload)
     Path(folder, WEIGHTS_FILE).write_text(weights_used)
