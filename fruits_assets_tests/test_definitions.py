@@ -87,7 +87,7 @@ def test_io_manager_loads_every_asset_back(pipeline_run, spark):
     projected = model.transform(every).toPandas().sort_values("path").reset_index(drop=True)
     expected = matrix.sort_values("path").reset_index(drop=True)
     projected[coordinates] = projected[coordinates].astype(np.float32)
-    pd.testing.assert_frame_equal(projected[expected.columns], expected, check_exact=False, rtol=1e-6)
+    pd.testing.assert_frame_equal(projected[expected.columns], expected, check_exact=False, rtol=1e-9)
 
 
 def test_dg_check_defs(tmp_path):
