@@ -21,7 +21,9 @@ PYTHON = "/usr/bin/python3.11"
 # What the Spark step imports beyond what EMR ships (Spark 3.5 and its pyspark): no
 # pyspark, no Dagster beyond dagster-pipes, no TensorFlow (the converted network comes
 # from the lake; the workers run it with LiteRT).
-STEP_PACKAGES = ("numpy", "pandas", "pyarrow", "pillow", "matplotlib", "boto3", "ai-edge-litert", "dagster-pipes")
+STEP_PACKAGES = (
+    "numpy", "pandas", "pyarrow", "pillow", "matplotlib", "boto3", "ai-edge-litert", "threadpoolctl", "dagster-pipes",
+)
 
 
 class UnsupportedRelease(ValueError):

@@ -14,6 +14,8 @@ from typing import NamedTuple
 
 from pyspark.sql import SparkSession
 
+COPY_BUFFER = 1 << 20
+
 
 def _local_path(uri: str) -> str:
     return uri.removeprefix("file:").removeprefix("//")
@@ -155,6 +157,32 @@ class HadoopFS:
         out = fs.create(path, True)
         try:
             out.write(bytearray(data))
+        finally:
+            out.close()
+
+    def concatenate(self, head: bytes, parts: list[str], uri: str) -> None:
+        """Write ``head`` then the bytes of each file of ``parts``, in order, to ``uri``
+        (streamed: no part is held in memory)."""
+        if self._is_local(uri) and all(self._is_local(part) for part in parts):
+            path = _local_path(uri)
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path, "wb") as out:
+                out.write(head)
+                for part in parts:
+                    with open(_local_path(part), "rb") as stream:
+                        shutil.copyfileobj(stream, out, COPY_BUFFER)
+            return
+        path, fs = self._path(uri)
+        out = fs.create(path, True)
+        try:
+            out.write(bytearray(head))
+            for part in parts:
+                part_path, part_fs = self._path(part)
+                stream = part_fs.open(part_path)
+                try:
+                    self._jvm.org.apache.hadoop.io.IOUtils.copyBytes(stream, out, COPY_BUFFER, False)
+                finally:
+                    stream.close()
         finally:
             out.close()
 

@@ -14,6 +14,14 @@ transform, save and load). ``PCA.fit`` itself is not used: with the pure-Java LA
 a pip-installed Spark (F2jLAPACK), it returned, for the very same covariance, the right
 spectrum on some calls and a near-flat wrong one (first component 0.7% instead of 67%)
 on others.
+
+Coordinates are the features times the model's components (signs applied), computed
+with numpy in the Python workers (``FittedPCA.transform``) rather than by
+``PCAModel.transform``: Spark's per-row conversion to ML vectors and its Java matrix
+product took twice as long, for the same values to within rounding (docs/benchmarks.md).
+Each product is one BLAS thread over a block of PROJECTION_BLOCK rows, so an image's
+coordinates are the same bits whichever images share its batch (with two threads, or
+another block shape, they were not).
 """
 
 from __future__ import annotations
@@ -25,13 +33,14 @@ from typing import Iterator
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 from pyspark import TaskContext
 from pyspark.ml.common import _py2java
 from pyspark.ml.feature import PCAModel
-from pyspark.ml.functions import array_to_vector, vector_to_array
 from pyspark.ml.linalg import DenseMatrix, DenseVector
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
+from threadpoolctl import threadpool_limits
 
 from . import plots
 from .contracts import PcaFitParams, PcaFitResult, PcaProjectParams, PcaProjectResult, fields_of
@@ -48,6 +57,10 @@ TRAIN_SPLIT = "Training"
 MOMENT_BLOCK = 2048  # rows per X^T X product in a task
 MAX_MOMENT_PARTITIONS = 16  # each sends a 1280x1280 float64 partial sum (13 MB) to the driver
 MOMENTS_SCHEMA = "part int, rows long, sums binary, gram binary"
+PROJECTION_BLOCK = 128  # rows per matrix product; the last block of a batch is padded with zeros
+KEY_COLUMNS = ("path", "label", "split")
+SORT_KEY = ("split", "label", "path")  # the CSV's row order
+PROJECTION_FORMAT = 2  # part of pca_matrix's inputs: bump when the same model and features would give other coordinates
 
 
 def check_settings(k: int | None, variance_target: float | None) -> None:
@@ -75,16 +88,53 @@ class FittedPCA:
     def explained_variance(self) -> list[float]:
         return [float(v) for v in self.model.explainedVariance]
 
+    @property
+    def columns(self) -> list[str]:
+        return [*KEY_COLUMNS, *(f"pc_{i + 1}" for i in range(self.k))]
+
     def transform(self, features: DataFrame) -> DataFrame:
-        projected = self.model.transform(features.withColumn("_v", array_to_vector("features")))
-        coords = vector_to_array("_pca")
-        columns = [(coords[i] * sign).alias(f"pc_{i + 1}") for i, sign in enumerate(self.signs)]
-        return projected.select("path", "label", "split", *columns)
+        """path, label, split and pc_1..pc_k (double) of each row of ``features``."""
+        components = self.model.pc.toArray() * np.asarray(self.signs)
+        schema = ", ".join([*(f"{c} string" for c in KEY_COLUMNS), *(f"{c} double" for c in self.columns[len(KEY_COLUMNS):])])
+        return features.select(*KEY_COLUMNS, "features").mapInArrow(_projector(components, self.columns), schema)
 
     @classmethod
     def load(cls, spark: SparkSession, uri: str) -> "FittedPCA":
         signs = json.loads(VersionedLake(spark, uri).fs.read_bytes(join(uri, SIGNS)))
         return cls(PCAModel.load(join(uri, "model")), signs)
+
+
+def _projector(components: np.ndarray, columns: list[str]):
+    """The ``mapInArrow`` function of ``FittedPCA.transform``."""
+    def project(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        for batch in batches:
+            coordinates = project_rows(batch.column("features"), components)
+            yield pa.RecordBatch.from_arrays(
+                [*(batch.column(c) for c in KEY_COLUMNS), *(pa.array(coordinates[:, j]) for j in range(coordinates.shape[1]))],
+                names=columns,
+            )
+
+    return project
+
+
+def project_rows(features: pa.ListArray, components: np.ndarray) -> np.ndarray:
+    """(rows, k) float64 coordinates of the rows of ``features`` (lists of the features'
+    length) in ``components`` (features x k): products of PROJECTION_BLOCK rows on one
+    BLAS thread, so each row's coordinates are the same bits whatever rows come with it."""
+    rows, width = len(features), components.shape[0]
+    values = features.flatten().to_numpy(zero_copy_only=False)
+    if features.null_count or values.size != rows * width:
+        raise ValueError(f"Every image needs {width} feature values to be projected; some rows are missing or of another length.")
+    values = values.reshape(rows, width)
+    coordinates = np.empty((rows, components.shape[1]))
+    block = np.zeros((PROJECTION_BLOCK, width))
+    with threadpool_limits(limits=1, user_api="blas"):
+        for start in range(0, rows, PROJECTION_BLOCK):
+            part = values[start : start + PROJECTION_BLOCK]
+            block[: len(part)] = part
+            block[len(part) :] = 0.0
+            coordinates[start : start + len(part)] = (block @ components)[: len(part)]
+    return coordinates
 
 
 def _partial_moments(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
@@ -225,7 +275,7 @@ def project(spark: SparkSession, params: PcaProjectParams) -> PcaProjectResult:
         raise LookupError("No pca_model in the lake yet: materialize pca_model first.")
     model_uri, classes = model[0], model[1]["classes"]
     features = lake.current_all("image_features", classes)
-    inputs = _inputs({"model": model_uri, "features": features})
+    inputs = _inputs({"model": model_uri, "features": features, "format": PROJECTION_FORMAT})
     done = _unchanged(lake, "pca_matrix", inputs, params.force)
     if done:
         return _projected(done[0], done[1], True, started)
@@ -234,19 +284,26 @@ def project(spark: SparkSession, params: PcaProjectParams) -> PcaProjectResult:
     # projecting every row a second time.
     projected = fitted.transform(spark.read.parquet(*features)).persist()
     rows = projected.count()
-    matrix = projected.orderBy("split", "label", "path")
     staged = lake.staging()
-    matrix.coalesce(1).write.option("header", True).csv(join(staged, "parts"))
-    part = next(n for n, d in lake.fs.list_dir(join(staged, "parts")) if n.startswith("part-"))
-    lake.fs.rename(join(staged, "parts", part), join(staged, CSV_NAME))
-    lake.fs.delete(join(staged, "parts"))
+    _write_csv(lake, projected, join(staged, CSV_NAME))
     points = projected.select("label", "pc_1", F.col(f"pc_{min(2, fitted.k)}").alias("pc_2"))
     lake.fs.write_bytes(join(staged, SCATTER), plots.scatter(points.sample(min(1.0, SCATTER_POINTS / max(rows, 1)), seed=0).toPandas()))
     projected.unpersist()
-    metrics = {"rows": rows, "k": fitted.k, "columns": matrix.columns,
+    metrics = {"rows": rows, "k": fitted.k, "columns": projected.columns,
                "model": model_uri, "classes": classes, "inputs": inputs}
     uri = lake.commit("pca_matrix", None, staged, metrics)
     return _projected(uri, metrics, False, started)
+
+
+def _write_csv(lake: VersionedLake, projected: DataFrame, uri: str) -> None:
+    """One CSV file of ``projected``, rows ordered by split, label and path: a part per
+    core, each sorted, written in parallel, then joined in order under one header."""
+    parts_uri = f"{uri}.parts"
+    slots = lake.spark.sparkContext.defaultParallelism
+    projected.repartitionByRange(slots, *SORT_KEY).sortWithinPartitions(*SORT_KEY).write.csv(parts_uri)
+    parts = sorted(name for name, _ in lake.fs.list_dir(parts_uri) if name.startswith("part-"))  # partition order
+    lake.fs.concatenate((",".join(projected.columns) + "\n").encode(), [join(parts_uri, p) for p in parts], uri)
+    lake.fs.delete(parts_uri)
 
 
 def _projected(uri: str, manifest: dict, unchanged: bool, started: float) -> PcaProjectResult:

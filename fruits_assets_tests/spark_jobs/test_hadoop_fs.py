@@ -35,6 +35,17 @@ def test_write_read_list_copy_rename_delete(fs, tmp_path):
     assert not fs.exists(f"{root}/new") and not fs.exists(f"{root}/c/one.bin")
 
 
+def test_concatenate_streams_the_parts_in_order_after_the_head(fs, tmp_path):
+    root = f"file://{tmp_path}"
+    parts = [f"{root}/parts/{name}" for name in ("b", "a", "c")]
+    for uri, data in zip(parts, (b"1,2\n", b"", b"3,4\n" * 300_000)):  # the last spans several buffers
+        fs.write_bytes(uri, data)
+    fs.concatenate(b"x,y\n", parts, f"{root}/out/joined.csv")
+    assert fs.read_bytes(f"{root}/out/joined.csv") == b"x,y\n1,2\n" + b"3,4\n" * 300_000
+    fs.concatenate(b"only\n", [], f"{root}/out/joined.csv")
+    assert fs.read_bytes(f"{root}/out/joined.csv") == b"only\n", "an existing file is replaced"
+
+
 def test_local_writes_are_atomic_and_renames_never_nest(spark, tmp_path):
     fs = HadoopFS(spark)
     root = f"file://{tmp_path}"

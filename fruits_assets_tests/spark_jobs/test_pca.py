@@ -6,11 +6,14 @@ from dataclasses import replace
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
+from pyspark.ml.functions import array_to_vector, vector_to_array
+from pyspark.sql import functions as F
 
 from fruits_assets.spark_jobs import jobs
 from fruits_assets.spark_jobs.contracts import PcaFitParams, PcaProjectParams
-from fruits_assets.spark_jobs.pca import check_settings
+from fruits_assets.spark_jobs.pca import CSV_NAME, FittedPCA, check_settings, project_rows
 from fruits_assets.spark_jobs.versioned import VersionedLake
 from fruits_assets_tests.conftest import lake_uri, run_images, seed_lake
 
@@ -59,6 +62,53 @@ def test_fixed_k_and_deterministic_csv(spark, featurized_lake):
     assert refit.uri != fit.uri, "a forced refit computes a new version"
     _, second_bytes = _csv(spark, featurized_lake, force=True)
     assert first_bytes == second_bytes
+
+
+def test_the_csv_is_sparks_own_single_file_csv_of_the_sorted_projection(spark, featurized_lake, tmp_path):
+    """Written as a part per core and joined: the same bytes as one sorted file."""
+    assert spark.sparkContext.defaultParallelism >= 2, "the CSV is written in several parts"
+    jobs.run(spark, PcaFitParams(lake_root=lake_uri(featurized_lake), classes=CLASSES, k=5, variance_target=None))
+    result = jobs.run(spark, PcaProjectParams(lake_root=lake_uri(featurized_lake), force=True))
+    lake = VersionedLake(spark, lake_uri(featurized_lake))
+    fitted = FittedPCA.load(spark, lake.current("pca_model"))
+    projected = fitted.transform(lake.read_parquet("image_features", CLASSES))
+    single = f"file://{tmp_path}/single"
+    projected.orderBy("split", "label", "path").coalesce(1).write.option("header", True).csv(single)
+    (part,) = [p for p in (tmp_path / "single").iterdir() if p.name.startswith("part-")]
+    assert lake.fs.read_bytes(result.csv) == part.read_bytes()
+    assert not [n for n, _ in lake.fs.list_dir(result.uri) if n.endswith(".parts")], "the parts are removed"
+
+
+def test_coordinates_are_those_of_pcamodel_transform(spark, featurized_lake):
+    jobs.run(spark, PcaFitParams(lake_root=lake_uri(featurized_lake), classes=CLASSES, k=5, variance_target=None))
+    lake = VersionedLake(spark, lake_uri(featurized_lake))
+    fitted = FittedPCA.load(spark, lake.current("pca_model"))
+    features = lake.read_parquet("image_features", CLASSES)
+    ours = fitted.transform(features).orderBy("path").toPandas()
+    spark_ml = fitted.model.transform(features.withColumn("_v", array_to_vector("features")))
+    theirs = np.stack(spark_ml.orderBy("path").select(vector_to_array("_pca").alias("c")).toPandas()["c"]) * fitted.signs
+    coordinates = ours[[f"pc_{i}" for i in range(1, 6)]].to_numpy()
+    scale = np.linalg.norm(theirs, axis=1, keepdims=True)
+    assert np.all(np.abs(coordinates - theirs) <= 1e-13 * scale)
+
+
+def test_an_images_coordinates_do_not_depend_on_its_batch():
+    rng = np.random.default_rng(0)
+    rows = rng.standard_normal((300, 1280)).astype(np.float32)
+    components = np.linalg.qr(rng.standard_normal((1280, 153)))[0]  # the 50,000-image k: two threads split it
+    features = pa.array(list(rows), type=pa.list_(pa.float32()))
+    every = project_rows(features, components)
+    for start, stop in ((1, 300), (7, 140), (129, 130), (250, 300)):
+        np.testing.assert_array_equal(project_rows(features[start:stop], components), every[start:stop])
+    np.testing.assert_allclose(every, rows.astype(np.float64) @ components, rtol=0, atol=1e-12)
+
+
+def test_rows_without_every_feature_are_refused():
+    components = np.eye(3)
+    with pytest.raises(ValueError, match="3 feature values"):
+        project_rows(pa.array([[1.0, 2.0, 3.0], [1.0, 2.0]], type=pa.list_(pa.float32())), components)
+    with pytest.raises(ValueError, match="3 feature values"):
+        project_rows(pa.array([[1.0, 2.0, 3.0], None], type=pa.list_(pa.float32())), components)
 
 
 @pytest.mark.parametrize(
