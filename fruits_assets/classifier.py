@@ -17,6 +17,7 @@ import pandas as pd
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
+from threadpoolctl import threadpool_limits
 
 TOP_K = 5
 MODEL_FILE = "model.joblib"  # in each version of the fruit_classifier table
@@ -122,7 +123,10 @@ def train(matrix: pd.DataFrame, seed: int = 0) -> tuple[FruitClassifier, Classif
     values = inputs(matrix, features, training)
     scaler = StandardScaler().fit(values)
     scaler.transform(values, copy=False)  # in place: what the pipeline's fit would do on a copy
-    model = make_pipeline(scaler, LogisticRegression(max_iter=2000, random_state=seed).fit(values, labels[training]))
+    # One BLAS thread: at these sizes a second one costs more in hand-offs than it computes
+    # (the 50,000-image fit: 12.3 s on two threads, 7.1 s on one; docs/benchmarks.md).
+    with threadpool_limits(limits=1, user_api="blas"):
+        model = make_pipeline(scaler, LogisticRegression(max_iter=2000, random_state=seed).fit(values, labels[training]))
     classifier = FruitClassifier(model, features)
     scored_values = inputs(matrix, features, scored)
     return classifier, evaluate(classifier, scored_values, labels[scored], int(training.sum()), labels[test & ~scored])
