@@ -9,7 +9,6 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 from pyspark.ml.functions import array_to_vector, vector_to_array
-from pyspark.sql import functions as F
 
 from fruits_assets.spark_jobs import jobs
 from fruits_assets.spark_jobs.contracts import PcaFitParams, PcaProjectParams
