@@ -12,7 +12,7 @@ from pyspark.ml.functions import array_to_vector, vector_to_array
 
 from fruits_assets.spark_jobs import jobs
 from fruits_assets.spark_jobs.contracts import PcaFitParams, PcaProjectParams
-from fruits_assets.spark_jobs.pca import CSV_NAME, FittedPCA, check_settings, project_rows
+from fruits_assets.spark_jobs.pca import FittedPCA, check_settings, project_rows
 from fruits_assets.spark_jobs.versioned import VersionedLake
 from fruits_assets_tests.conftest import lake_uri, run_images, seed_lake
 
