@@ -13,7 +13,13 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $@
 
-install: $(VENV)/.installed $(DAGSTER_HOME)/dagster.yaml
+# Spark's classes as a JVM loads them, for faster local session starts (spark_jobs/class_archive.py).
+# Optional: without it (a JDK that cannot write one) sessions start as they always did.
+$(VENV)/.class-archive: $(VENV)/.installed
+	$(PY) -m fruits_assets.spark_jobs.class_archive || echo "note: no Spark class archive; local sessions start without it" >&2
+	touch $@
+
+install: $(VENV)/.installed $(VENV)/.class-archive $(DAGSTER_HOME)/dagster.yaml
 
 $(DAGSTER_HOME)/dagster.yaml: dagster.yaml
 	mkdir -p $(DAGSTER_HOME)

@@ -8,6 +8,8 @@ from pathlib import Path
 
 from pyspark.sql import SparkSession
 
+from . import class_archive as classes
+
 BASE_CONF = {
     "spark.app.name": "fruits_assets",
     "spark.sql.execution.arrow.pyspark.enabled": "true",
@@ -27,8 +29,10 @@ LOG_CONFIG = Path(__file__).with_name("log4j2.properties")
 LOCAL_JAVA_OPTIONS = f"-XX:TieredStopAtLevel=1 -Dlog4j2.configurationFile={LOG_CONFIG.as_uri()}"
 
 
-def build_session(master: str | None = "local[*]", conf: dict[str, str] | None = None) -> SparkSession:
-    """A session whose Python workers run this interpreter (``sys.executable``).
+def build_session(master: str | None = "local[*]", conf: dict[str, str] | None = None,
+                  class_archive: Path | None = classes.default_path()) -> SparkSession:
+    """A session whose Python workers run this interpreter (``sys.executable``); a local
+    one maps ``class_archive`` when that file exists (``class_archive.py``).
 
     ``master=None`` keeps the master spark-submit chose (an EMR step)."""
     os.environ["PYSPARK_PYTHON"] = sys.executable
@@ -36,8 +40,10 @@ def build_session(master: str | None = "local[*]", conf: dict[str, str] | None =
     local = bool(master and master.startswith("local"))
     conf = {**BASE_CONF, **(conf or {})}
     if local:
-        for key in ("spark.driver.extraJavaOptions", "spark.executor.extraJavaOptions"):
-            conf[key] = f"{LOCAL_JAVA_OPTIONS} {conf.get(key, '')}".strip()
+        archive = classes.java_options(class_archive) if class_archive else ""
+        for key, options in (("spark.driver.extraJavaOptions", f"{LOCAL_JAVA_OPTIONS} {archive}"),
+                             ("spark.executor.extraJavaOptions", LOCAL_JAVA_OPTIONS)):
+            conf[key] = f"{options.strip()} {conf.get(key, '')}".strip()
     builder = SparkSession.builder.config("spark.pyspark.python", sys.executable)
     if master:
         builder = builder.master(master)
