@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pyspark
 
-QUIET = "-Xlog:cds=off -Xlog:cds+dynamic=off"  # the dump warns about every class it skips
+QUIET = "-Xlog:cds=off -Xlog:cds+dynamic=off"  # the dump warns about every class it skips; a mismatched archive warns at start
 JVM_EXIT_SECONDS = 300  # the dump itself takes about 10 s
 MODULE = "fruits_assets.spark_jobs.class_archive"
 

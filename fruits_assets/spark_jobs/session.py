@@ -8,7 +8,8 @@ from pathlib import Path
 
 from pyspark.sql import SparkSession
 
-from . import class_archive as classes
+from .class_archive import default_path as default_class_archive
+from .class_archive import java_options as class_archive_options
 
 BASE_CONF = {
     "spark.app.name": "fruits_assets",
@@ -30,7 +31,7 @@ LOCAL_JAVA_OPTIONS = f"-XX:TieredStopAtLevel=1 -Dlog4j2.configurationFile={LOG_C
 
 
 def build_session(master: str | None = "local[*]", conf: dict[str, str] | None = None,
-                  class_archive: Path | None = classes.default_path()) -> SparkSession:
+                  class_archive: Path | None = default_class_archive()) -> SparkSession:
     """A session whose Python workers run this interpreter (``sys.executable``); a local
     one maps ``class_archive`` when that file exists (``class_archive.py``).
 
@@ -40,7 +41,7 @@ def build_session(master: str | None = "local[*]", conf: dict[str, str] | None =
     local = bool(master and master.startswith("local"))
     conf = {**BASE_CONF, **(conf or {})}
     if local:
-        archive = classes.java_options(class_archive) if class_archive else ""
+        archive = class_archive_options(class_archive) if class_archive else ""
         for key, options in (("spark.driver.extraJavaOptions", f"{LOCAL_JAVA_OPTIONS} {archive}"),
                              ("spark.executor.extraJavaOptions", LOCAL_JAVA_OPTIONS)):
             conf[key] = f"{options.strip()} {conf.get(key, '')}".strip()
