@@ -5,12 +5,15 @@ it starts Spark and runs its first jobs about 4 s sooner (docs/benchmarks.md).
 a child process ingests the embedded sample, and its JVM dumps the classes it loaded as
 it exits; the file is then moved into place, so a session never maps a partial one.
 Local sessions map it when it exists (``session.build_session``); a JVM that cannot
-use it (another JDK, other jars) starts as it would without it.
+use it (another JDK, other jars) starts as it would without it. A JVM started with a
+Java agent or a flight recording does not map it: this JDK crashes at start when an
+agent's class-file hook meets an archived class (docs/benchmarks.md).
 """
 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -22,6 +25,10 @@ import pyspark
 QUIET = "-Xlog:cds=off -Xlog:cds+dynamic=off"  # the dump warns about every class it skips; a mismatched archive warns at start
 JVM_EXIT_SECONDS = 300  # the dump itself takes about 10 s
 MODULE = "fruits_assets.spark_jobs.class_archive"
+# Options that load an agent or start a flight recording as the JVM starts, and the
+# variables through which the JVM also reads options.
+AGENT_OPTIONS = re.compile(r"(^|\s)(-javaagent:|-agentpath:|-agentlib:|-XX:StartFlightRecording)")
+JVM_OPTION_VARIABLES = ("JAVA_TOOL_OPTIONS", "JDK_JAVA_OPTIONS", "_JAVA_OPTIONS")
 
 
 def default_path() -> Path:
@@ -29,9 +36,13 @@ def default_path() -> Path:
     return Path(sys.prefix) / "share" / "fruits_assets" / f"spark-{pyspark.__version__}-classes.jsa"
 
 
-def java_options(archive: Path) -> str:
-    """The Java options that map ``archive``, or "" when there is none."""
-    return f"-XX:SharedArchiveFile={archive} {QUIET}" if archive.is_file() else ""
+def java_options(archive: Path, other_options: str = "") -> str:
+    """The Java options that map ``archive``, or "" when there is none, or when
+    ``other_options`` or the environment's JVM options start an agent."""
+    given = " ".join([other_options, *(os.environ.get(name, "") for name in JVM_OPTION_VARIABLES)])
+    if not archive.is_file() or AGENT_OPTIONS.search(given):
+        return ""
+    return f"-XX:SharedArchiveFile={archive} {QUIET}"
 
 
 def write(target: Path) -> Path:

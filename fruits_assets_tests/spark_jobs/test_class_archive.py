@@ -2,6 +2,7 @@
 when it cannot be used."""
 
 import json
+import os
 import subprocess
 import sys
 
@@ -19,11 +20,11 @@ print(json.dumps({"args": list(bean.getInputArguments()), "count": spark.range(1
 """
 
 
-def _session(archive, conf: dict | None = None) -> tuple[dict, str]:
+def _session(archive, conf: dict | None = None, env: dict | None = None) -> tuple[dict, str]:
     """(JVM arguments and a job's result, everything else it printed) of a local session
     in a child process (the JVM logs to the stdout it shares)."""
     done = subprocess.run([sys.executable, "-c", PROBE, str(archive), json.dumps(conf or {})],
-                          capture_output=True, text=True, timeout=300)
+                          capture_output=True, text=True, timeout=300, env={**os.environ, **(env or {})})
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     *printed, result = done.stdout.strip().splitlines()
     return json.loads(result), "\n".join(printed) + done.stderr
@@ -33,6 +34,16 @@ def test_options_name_the_archive_only_when_it_exists(tmp_path):
     assert class_archive.java_options(tmp_path / "absent.jsa") == ""
     (tmp_path / "there.jsa").write_bytes(b"x")
     assert f"-XX:SharedArchiveFile={tmp_path / 'there.jsa'}" in class_archive.java_options(tmp_path / "there.jsa")
+
+
+@pytest.mark.parametrize("options", ["-javaagent:/opt/apm/agent.jar", "-Xmx2g -agentpath:/opt/profiler.so=start",
+                                     "-agentlib:jdwp=transport=dt_socket,server=y", "-XX:StartFlightRecording=filename=x.jfr"])
+def test_no_archive_for_a_jvm_that_starts_an_agent(tmp_path, monkeypatch, options):
+    (tmp_path / "there.jsa").write_bytes(b"x")
+    assert class_archive.java_options(tmp_path / "there.jsa", options) == ""
+    assert class_archive.java_options(tmp_path / "there.jsa", "-Xmx2g -Dname=-javaagent") != ""
+    monkeypatch.setenv("JAVA_TOOL_OPTIONS", options)
+    assert class_archive.java_options(tmp_path / "there.jsa") == ""
 
 
 @pytest.mark.slow
@@ -46,6 +57,12 @@ def test_a_written_archive_is_mapped_by_local_sessions(tmp_path):
     (tmp_path / "jars").mkdir()
     result, printed = _session(archive, {"spark.driver.extraClassPath": str(tmp_path / "jars")})
     assert result["count"] == 10 and "cds" not in printed.lower() and "shared" not in printed.lower(), printed
+    # a flight recording from the start, asked for by the caller or the environment: this
+    # JDK crashed at start with the archive mapped
+    recording = f"-XX:StartFlightRecording=filename={tmp_path / 'run.jfr'}"
+    for conf, env in (({"spark.driver.extraJavaOptions": recording}, {}), ({}, {"JAVA_TOOL_OPTIONS": recording})):
+        result, _ = _session(archive, conf, env)
+        assert result["count"] == 10 and not any("SharedArchiveFile" in a for a in result["args"])
 
 
 def test_an_unusable_archive_is_ignored_silently(tmp_path):
