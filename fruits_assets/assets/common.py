@@ -11,6 +11,7 @@ from dagster import (
     AssetExecutionContext,
     AssetKey,
     AssetMaterialization,
+    AssetObservation,
     DataVersion,
     MetadataValue,
     TableColumn,
@@ -43,6 +44,15 @@ def png_markdown(images: dict[str, bytes]) -> MetadataValue:
     parts = [f"**{title}**\n\n![{title}](data:image/png;base64,{base64.b64encode(png).decode()})"
              for title, png in images.items()]
     return MetadataValue.md("\n\n".join(parts))
+
+
+def class_observations(asset: str, per_class: dict[str, dict]) -> Iterator[AssetObservation]:
+    """One observation per class partition with that class's own metadata. A run over a
+    range of classes reports one materialization, which Dagster copies to every class:
+    per-class details there would grow with the square of the classes (and name the
+    other classes' figures on each one)."""
+    for cls, metadata in per_class.items():
+        yield AssetObservation(asset_key=asset, partition=cls, metadata=metadata)
 
 
 def runtime_metadata(result: JobResult) -> dict:

@@ -19,7 +19,7 @@ from ..spark_jobs.contracts import CHUNK_ROWS, FeaturizeParams
 from ..spark_jobs.featurize import FEATURES_SCHEMA, bundle_key
 from ..spark_jobs.layout import table_dir
 from ..spark_jobs.mobilenet import cache_key
-from .common import ASSET_KWARGS, LAKE_ASSET, column_schema, committed_kept_on_failure, run_metadata, selected_classes, standard_metadata, version_of
+from .common import ASSET_KWARGS, LAKE_ASSET, class_observations, column_schema, committed_kept_on_failure, run_metadata, selected_classes, standard_metadata, version_of
 
 
 # The lowest priority: the model resource starts converting when the run begins, and
@@ -78,6 +78,10 @@ def image_features(
         )
     builds = result.model_builds_by_worker
     per_class = result.classes
+    for observation in class_observations("image_features", {
+        c: {"inferred": m.inferred, "reused": m.reused, "dagster/uri": m.uri} for c, m in per_class.items() if not m.unchanged
+    }):
+        context.log_event(observation)
     return MaterializeResult(
         data_version=version_of(m.uri for m in per_class.values()),
         metadata={
@@ -85,9 +89,7 @@ def image_features(
             **run_metadata(result, "rows", result.rows, result.images_per_second),
             "inferred": result.inferred,
             "reused": result.reused,
-            "work_by_class": MetadataValue.json(
-                {c: {"inferred": m.inferred, "reused": m.reused, "unchanged": m.unchanged} for c, m in per_class.items()}
-            ),
+            "unchanged_classes": MetadataValue.json(result.unchanged_classes),
             "unchanged_class_count": len(result.unchanged_classes),
             "weights": result.weights,
             "backend": result.backend,
@@ -95,6 +97,5 @@ def image_features(
             "model_seconds": result.model_seconds,
             "python_workers": len(builds),
             "max_model_builds_per_worker": max(builds.values(), default=0),
-            "lake_uris": MetadataValue.json({c: m.uri for c, m in per_class.items()}),
         },
     )

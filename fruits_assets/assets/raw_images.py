@@ -2,15 +2,18 @@
 lake, and every file that could not be used, with the reason."""
 
 
+from concurrent.futures import ThreadPoolExecutor
+
 from dagster import AssetExecutionContext, AssetSpec, BackfillPolicy, MaterializeResult, MetadataValue, multi_asset
 
 from ..partitions import fruit_classes
 from ..resources import FruitSource, LakeResource, SparkRuntime
-from ..spark_jobs.contracts import IngestParams
+from ..spark_jobs.contracts import IngestedClass, IngestParams
 from ..spark_jobs.ingest import RAW_SCHEMA, REJECTED_SCHEMA
 from ..spark_jobs.layout import table_dir
 from .common import (
     CODE_VERSION,
+    class_observations,
     GROUP,
     IO_MANAGER,
     OWNERS,
@@ -24,7 +27,7 @@ from .common import (
     version_of,
 )
 
-MAX_STRIPS = 24  # classes shown in the run's thumbnail metadata
+THUMBNAIL_READS = 8  # thumbnail strips read from the lake at once
 IMAGE_TABLE = {"partitions_def": fruit_classes, "group_name": GROUP, "owners": OWNERS, "code_version": CODE_VERSION}
 
 
@@ -54,8 +57,6 @@ def raw_images(context: AssetExecutionContext, spark: SparkRuntime, lake: LakeRe
         )
     per_class = result.classes
     rejected = {c: m.rejected_by_reason for c, m in per_class.items() if m.rejected}
-    shown = [c for c, m in per_class.items() if m.thumbnails and not m.unchanged][:MAX_STRIPS]
-    strips = {c: lake.read_uri(per_class[c].thumbnails) for c in shown}
     unchanged = result.unchanged_classes
     yield MaterializeResult(
         asset_key="raw_images",
@@ -67,9 +68,7 @@ def raw_images(context: AssetExecutionContext, spark: SparkRuntime, lake: LakeRe
             "rejected": result.rejected,
             "unchanged_classes": MetadataValue.json(unchanged),
             "unchanged_class_count": len(unchanged),
-            "lake_uris": MetadataValue.json({c: m.uri for c, m in per_class.items()}),
             "source": source.resolved_root(),
-            "thumbnails": png_markdown(strips),
         },
     )
     yield MaterializeResult(
@@ -81,3 +80,22 @@ def raw_images(context: AssetExecutionContext, spark: SparkRuntime, lake: LakeRe
             "rejected_by_class_and_reason": MetadataValue.json(rejected),
         },
     )
+    yield from class_observations("raw_images", _class_metadata(lake, {c: m for c, m in per_class.items() if not m.unchanged}))
+
+
+def _class_metadata(lake: LakeResource, ingested: dict[str, IngestedClass]) -> dict[str, dict]:
+    """Each newly ingested class's counts, location and thumbnail strip."""
+    store = lake.store()  # one client, shared by the threads: S3 round trips overlap
+    with ThreadPoolExecutor(THUMBNAIL_READS) as pool:
+        strips = dict(zip(ingested, pool.map(lambda m: m.thumbnails and store.read_bytes(lake.key_of(m.thumbnails)),
+                                             ingested.values())))
+    return {
+        cls: {
+            "ingested": m.ingested,
+            "rejected": m.rejected,
+            "rejected_by_reason": MetadataValue.json(m.rejected_by_reason),
+            "dagster/uri": m.uri,
+            **({"thumbnails": png_markdown({cls: strips[cls]})} if strips[cls] else {}),
+        }
+        for cls, m in ingested.items()
+    }

@@ -37,10 +37,14 @@ class LakeResource(ConfigurableResource):
 
     def read_uri(self, uri: str) -> bytes:
         """Bytes of an object a Spark job wrote, given the URI it reported."""
+        return self.store().read_bytes(self.key_of(uri))
+
+    def key_of(self, uri: str) -> str:
+        """The key (relative to the root) of a URI a Spark job reported."""
         root = self.spark_root.rstrip("/")
         if not uri.startswith(root + "/"):
             raise ValueError(f"{uri} is not inside the lake {root}.")
-        return self.store().read_bytes(uri[len(root) + 1 :])
+        return uri[len(root) + 1 :]
 
     def current_version(self, table: str, partition: str | None = None) -> str | None:
         """Key (relative to the root) of the newest committed version, or None."""

@@ -41,6 +41,26 @@ def _launch(defs, instance, keys: list[str]):
     )
 
 
+def _observations(result) -> list:
+    return [e.asset_observation_data.asset_observation for e in result.get_asset_observation_events()]
+
+
+def _assert_metadata_per_class(result, classes: list[str]) -> None:
+    """Each class's own figures and thumbnail strip are on an observation of its partition;
+    the materializations Dagster copies to every class of the run name no class."""
+    for materialization in result.get_asset_materialization_events():
+        shown = str(materialization.materialization.metadata)
+        assert not [c for c in classes if c in shown], f"{materialization.asset_key} copies per-class details to every class"
+    observed = {(o.asset_key.path[-1], o.partition): o.metadata for o in _observations(result)}
+    assert sorted(observed) == sorted((a, c) for a in ("raw_images", "image_features") for c in classes)
+    for cls in classes:
+        raw = observed["raw_images", cls]
+        assert raw["ingested"].value == 50 and raw["rejected"].value == 0 and cls in raw["dagster/uri"].value
+        strip = raw["thumbnails"].value
+        assert f"**{cls}**" in strip and strip.count("data:image/png;base64,") == 1
+        assert observed["image_features", cls]["inferred"].value == 50
+
+
 def test_backfill_of_3_classes_rewrites_only_them(tmp_path, real_sample, lake):
     source = tmp_path / "source"
     shutil.copytree(real_sample, source)
@@ -57,7 +77,9 @@ def test_backfill_of_3_classes_rewrites_only_them(tmp_path, real_sample, lake):
     )
     instance = DagsterInstance.ephemeral()
     instance.add_dynamic_partitions("fruit_class", classes)
-    assert _launch(defs, instance, classes).success
+    first = _launch(defs, instance, classes)
+    assert first.success
+    _assert_metadata_per_class(first, classes)
     before = {cls: _class_files(lake, cls) for cls in classes}
     assert all(before.values())
 
@@ -69,6 +91,9 @@ def test_backfill_of_3_classes_rewrites_only_them(tmp_path, real_sample, lake):
     assert backfill.success
     features = backfill.asset_materializations_for_node("image_features")[0].metadata
     assert features["inferred"].value == 0 and features["reused"].value == features["rows"].value > 0
+    observed = {o.partition: o.metadata for o in _observations(backfill) if o.asset_key == AssetKey("image_features")}
+    assert sorted(observed) == chosen
+    assert all(m["inferred"].value == 0 and m["reused"].value > 0 and cls in m["dagster/uri"].value for cls, m in observed.items())
     assert len(instance.get_runs(RunsFilter())) == 2, "the 3-class backfill is ONE run"
     ingest = backfill.asset_materializations_for_node("raw_images")
     assert sorted(m.partition for m in ingest if m.asset_key == AssetKey("raw_images")) == chosen
