@@ -2,6 +2,7 @@
 lake, and every file that could not be used, with the reason."""
 
 
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
 from dagster import AssetExecutionContext, AssetSpec, BackfillPolicy, MaterializeResult, MetadataValue, multi_asset
@@ -56,7 +57,9 @@ def raw_images(context: AssetExecutionContext, spark: SparkRuntime, lake: LakeRe
             context,
         )
     per_class = result.classes
-    rejected = {c: m.rejected_by_reason for c, m in per_class.items() if m.rejected}
+    rejected: Counter[str] = Counter()
+    for m in per_class.values():
+        rejected.update(m.rejected_by_reason)
     unchanged = result.unchanged_classes
     yield MaterializeResult(
         asset_key="raw_images",
@@ -77,7 +80,7 @@ def raw_images(context: AssetExecutionContext, spark: SparkRuntime, lake: LakeRe
         metadata={
             **standard_metadata(result.rejected, column_schema(REJECTED_SCHEMA),
                                 f"{lake.spark_root}/{table_dir('rejected_images')}"),
-            "rejected_by_class_and_reason": MetadataValue.json(rejected),
+            "rejected_by_reason": MetadataValue.json(dict(sorted(rejected.items()))),
         },
     )
     yield from class_observations("raw_images", _class_metadata(lake, {c: m for c, m in per_class.items() if not m.unchanged}))

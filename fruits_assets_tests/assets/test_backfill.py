@@ -48,6 +48,8 @@ def _observations(result) -> list:
 def _assert_metadata_per_class(result, classes: list[str]) -> None:
     """Each class's own figures and thumbnail strip are on an observation of its partition;
     the materializations Dagster copies to every class of the run name no class."""
+    rejected = result.asset_materializations_for_node("raw_images")
+    assert {m.asset_key.path[-1]: m.metadata.get("rejected_by_reason") for m in rejected}["rejected_images"].value == {"truncated": 1}
     for materialization in result.get_asset_materialization_events():
         shown = str(materialization.materialization.metadata)
         assert not [c for c in classes if c in shown], f"{materialization.asset_key} copies per-class details to every class"
@@ -55,7 +57,8 @@ def _assert_metadata_per_class(result, classes: list[str]) -> None:
     assert sorted(observed) == sorted((a, c) for a in ("raw_images", "image_features") for c in classes)
     for cls in classes:
         raw = observed["raw_images", cls]
-        assert raw["ingested"].value == 50 and raw["rejected"].value == 0 and cls in raw["dagster/uri"].value
+        assert raw["ingested"].value == 50 and cls in raw["dagster/uri"].value
+        assert raw["rejected_by_reason"].value == ({"truncated": 1} if cls == classes[0] else {})
         strip = raw["thumbnails"].value
         assert f"**{cls}**" in strip and strip.count("data:image/png;base64,") == 1
         assert observed["image_features", cls]["inferred"].value == 50
@@ -66,6 +69,8 @@ def test_backfill_of_3_classes_rewrites_only_them(tmp_path, real_sample, lake):
     shutil.copytree(real_sample, source)
     classes = sorted(p.name for p in (source / "Training").iterdir())
     assert len(classes) == 24
+    cut = next((source / "Training" / classes[0]).iterdir())
+    (cut.parent / "zz_cut.jpg").write_bytes(cut.read_bytes()[:1000])  # one rejection, in the first class
     spark = LocalSpark(master="local[2]")
     lake_resource = LakeResource(root=str(lake))
     defs = Definitions(
