@@ -14,11 +14,11 @@ from ..spark_jobs.ingest import RAW_SCHEMA, REJECTED_SCHEMA
 from ..spark_jobs.layout import table_dir
 from .common import (
     CODE_VERSION,
-    class_observations,
     GROUP,
     IO_MANAGER,
     OWNERS,
     SPARK_POOL,
+    class_observations,
     column_schema,
     committed_kept_on_failure,
     png_markdown,
