@@ -26,9 +26,10 @@ QUIET = "-Xlog:cds=off -Xlog:cds+dynamic=off"  # the dump warns about every clas
 JVM_EXIT_SECONDS = 300  # the dump itself takes about 10 s
 MODULE = "fruits_assets.spark_jobs.class_archive"
 # Options that load an agent or start a flight recording as the JVM starts, and the
-# variables through which the JVM also reads options.
+# variables through which a local driver's JVM also gets options (the JVM reads the
+# first three itself; spark-submit adds SPARK_SUBMIT_OPTS to the driver's command).
 AGENT_OPTIONS = re.compile(r"(^|\s)(-javaagent:|-agentpath:|-agentlib:|-XX:StartFlightRecording)")
-JVM_OPTION_VARIABLES = ("JAVA_TOOL_OPTIONS", "JDK_JAVA_OPTIONS", "_JAVA_OPTIONS")
+JVM_OPTION_VARIABLES = ("JAVA_TOOL_OPTIONS", "JDK_JAVA_OPTIONS", "_JAVA_OPTIONS", "SPARK_SUBMIT_OPTS")
 
 
 def default_path() -> Path:

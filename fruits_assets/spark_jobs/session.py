@@ -41,7 +41,8 @@ def build_session(master: str | None = "local[*]", conf: dict[str, str] | None =
     local = bool(master and master.startswith("local"))
     conf = {**BASE_CONF, **(conf or {})}
     if local:
-        archive = class_archive_options(class_archive, conf.get("spark.driver.extraJavaOptions", "")) if class_archive else ""
+        driver_options = " ".join(conf.get(f"spark.driver.{kind}JavaOptions", "") for kind in ("default", "extra"))
+        archive = class_archive_options(class_archive, driver_options) if class_archive else ""
         for key, options in (("spark.driver.extraJavaOptions", f"{LOCAL_JAVA_OPTIONS} {archive}"),
                              ("spark.executor.extraJavaOptions", LOCAL_JAVA_OPTIONS)):
             conf[key] = f"{options.strip()} {conf.get(key, '')}".strip()

@@ -42,8 +42,10 @@ def test_no_archive_for_a_jvm_that_starts_an_agent(tmp_path, monkeypatch, option
     (tmp_path / "there.jsa").write_bytes(b"x")
     assert class_archive.java_options(tmp_path / "there.jsa", options) == ""
     assert class_archive.java_options(tmp_path / "there.jsa", "-Xmx2g -Dname=-javaagent") != ""
-    monkeypatch.setenv("JAVA_TOOL_OPTIONS", options)
-    assert class_archive.java_options(tmp_path / "there.jsa") == ""
+    for variable in class_archive.JVM_OPTION_VARIABLES:
+        with monkeypatch.context() as env:
+            env.setenv(variable, options)
+            assert class_archive.java_options(tmp_path / "there.jsa") == "", variable
 
 
 @pytest.mark.slow
@@ -60,7 +62,8 @@ def test_a_written_archive_is_mapped_by_local_sessions(tmp_path):
     # a flight recording from the start, asked for by the caller or the environment: this
     # JDK crashed at start with the archive mapped
     recording = f"-XX:StartFlightRecording=filename={tmp_path / 'run.jfr'}"
-    for conf, env in (({"spark.driver.extraJavaOptions": recording}, {}), ({}, {"JAVA_TOOL_OPTIONS": recording})):
+    for conf, env in (({"spark.driver.extraJavaOptions": recording}, {}), ({"spark.driver.defaultJavaOptions": recording}, {}),
+                      ({}, {"JAVA_TOOL_OPTIONS": recording}), ({}, {"SPARK_SUBMIT_OPTS": recording})):
         result, _ = _session(archive, conf, env)
         assert result["count"] == 10 and not any("SharedArchiveFile" in a for a in result["args"])
 
