@@ -4,6 +4,7 @@ pattern, and plain single-process Keras."""
 from __future__ import annotations
 
 import io
+import multiprocessing
 import time
 from pathlib import Path
 from typing import Iterator
@@ -16,16 +17,37 @@ from fruits_assets.spark_jobs import mobilenet
 from fruits_assets.spark_jobs.images import decode
 
 
-def limit(payload: bytes, spec: mobilenet.ModelSpec, files: list[Path], threads: int) -> dict:
-    """Inference alone on pre-decoded uint8 tensors, with every core in one process."""
+def limit(payload: bytes, spec: mobilenet.ModelSpec, files: list[Path], threads: int, start_together=None) -> dict:
+    """Inference alone on pre-decoded uint8 tensors, with ``threads`` threads in this
+    process. ``start_together`` (a barrier) is waited on just before the timed loop."""
     images = np.stack([decode(f.read_bytes(), spec.image_size) for f in files])
     run = mobilenet.runner(spec, payload, threads)
     run(images[: spec.batch_size])  # allocate tensors for the batch shape once
-    started = time.perf_counter()
+    if start_together is not None:
+        start_together.wait()
+    started, wall_started = time.perf_counter(), time.time()
     for start in range(0, len(images), spec.batch_size):
         run(images[start : start + spec.batch_size])
     seconds = time.perf_counter() - started
-    return {"images": len(images), "seconds": seconds}
+    return {"images": len(images), "seconds": seconds, "started": wall_started, "ended": wall_started + seconds}
+
+
+def _limit_in_child(args: tuple) -> dict:
+    payload, spec, files, barrier = args
+    return limit(payload, spec, files, 1, barrier)
+
+
+def limit_per_core(payload: bytes, spec: mobilenet.ModelSpec, files: list[Path], processes: int) -> dict:
+    """Inference alone as Spark's Python workers run it: ``processes`` single-threaded
+    processes, started together, each on all of ``files``; images/s over the span from
+    the first start to the last end."""
+    context = multiprocessing.get_context("spawn")  # a fresh interpreter: no inherited TensorFlow threads
+    with context.Manager() as manager:
+        barrier = manager.Barrier(processes)
+        with context.Pool(processes) as pool:
+            parts = pool.map(_limit_in_child, [(payload, spec, files, barrier)] * processes)
+    span = max(p["ended"] for p in parts) - min(p["started"] for p in parts)
+    return {"images": sum(p["images"] for p in parts), "seconds": span}
 
 
 def _notebook_preprocess(content: bytes, input_size: int) -> np.ndarray:

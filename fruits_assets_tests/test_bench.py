@@ -65,3 +65,6 @@ def test_e2e_benchmark_smoke(tmp_path, real_sample):
     assert "inferred 0" in results["rerun_unchanged"]["figures"]["image_features"]
     assert "inferred 40" in results["rerun_one_new_class"]["figures"]["image_features"]
     assert "e2e/limit" in result.stdout
+    assert 0 < results["e2e_over_limit"] < results["image_features_over_limit"], "the run is slower than its featurization step"
+    for measured in (results["inference_limit_before"], results["inference_limit_after"]):
+        assert measured["limit"] == max(measured["one_process"], measured["process_per_core"]) > 0
