@@ -4,6 +4,7 @@ network's converter (a child process of the driver while it converts)."""
 from __future__ import annotations
 
 import threading
+import time
 
 import psutil
 
@@ -26,9 +27,24 @@ def _role(process: psutil.Process) -> str | None:
     return None
 
 
+def _high_water_mark(pid: int) -> int:
+    """The kernel's own peak RSS of ``pid`` so far (Linux ``VmHWM``), so a spike between
+    two samples still counts; 0 where there is none."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
 class PeakMemory:
     """Samples RSS every ``interval`` s while active (use as a context manager), of
-    ``root`` (this process by default) as the driver and of its JVM, workers and converter."""
+    ``root`` (this process by default) as the driver and of its JVM, workers and converter;
+    on Linux each sample of a process started during the measurement also reads the
+    kernel's peak so far, so the last one before it ends holds its exact peak."""
 
     def __init__(self, interval: float = 0.1, root: psutil.Process | None = None):
         self.interval = interval
@@ -48,11 +64,15 @@ class PeakMemory:
 
     def _record(self, role: str, process: psutil.Process) -> None:
         try:
-            self.peaks[role] = max(self.peaks[role], process.memory_info().rss)
+            rss = process.memory_info().rss
+            if process.create_time() >= self._started:  # its whole life is inside the measurement
+                rss = max(rss, _high_water_mark(process.pid))
+            self.peaks[role] = max(self.peaks[role], rss)
         except psutil.NoSuchProcess:
             pass
 
     def __enter__(self) -> "PeakMemory":
+        self._started = time.time() - 1.0  # create_time() is rounded to clock ticks
         self._thread.start()
         return self
 

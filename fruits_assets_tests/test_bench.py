@@ -6,9 +6,11 @@ import subprocess
 import sys
 
 import numpy as np
+import psutil
 import pytest
 
 from bench import corpus
+from bench.memory import PeakMemory
 from fruits_assets.spark_jobs.images import decode
 from fruits_assets_tests.conftest import REPO, project_env
 
@@ -24,6 +26,24 @@ def test_repeated_images_have_unique_bytes_and_identical_pixels(tmp_path, real_s
     original = (real_sample / "Training" / "Apple 6").iterdir().__next__()
     copy = corpus.tagged(original.read_bytes(), 7)
     assert np.array_equal(decode(copy, 100), decode(original.read_bytes(), 100))
+
+
+SPIKE = """
+import time
+time.sleep(0.3)
+block = b"x" * (300 * 2**20)
+del block
+time.sleep(1.5)
+"""
+
+
+def test_peak_memory_counts_a_spike_between_two_samples():
+    """A child holds 300 MiB for a moment between the sampler's first and second
+    samples: the kernel's high-water mark still reports it."""
+    child = subprocess.Popen([sys.executable, "-c", SPIKE])
+    with PeakMemory(interval=1.0, root=psutil.Process(child.pid)) as memory:
+        child.wait()
+    assert memory.peaks["driver_python"] >= 300 * 2**20
 
 
 def test_benchmark_smoke(tmp_path, real_sample):
