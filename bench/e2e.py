@@ -92,11 +92,9 @@ def inference_limit(payload: bytes, spec: mobilenet.ModelSpec, files: list[Path]
     ``limit`` is the faster of the two."""
     from bench.baselines import limit, limit_per_core
 
-    rates = {}
-    for layout, measured in (("one_process", lambda: limit(payload, spec, files, cores)),
-                             ("process_per_core", lambda: limit_per_core(payload, spec, files, cores))):
-        result = measured()
-        rates[layout] = round(result["images"] / result["seconds"], 1)
+    measured = {"one_process": limit(payload, spec, files, cores),
+                "process_per_core": limit_per_core(payload, spec, files, cores)}
+    rates = {layout: round(m["images"] / m["seconds"], 1) for layout, m in measured.items()}
     return {**rates, "limit": max(rates.values())}
 
 

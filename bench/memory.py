@@ -72,7 +72,9 @@ class PeakMemory:
             pass
 
     def __enter__(self) -> "PeakMemory":
-        self._started = time.time() - 1.0  # create_time() is rounded to clock ticks
+        # create_time() is counted from the boot time, which Linux gives in whole seconds:
+        # a process started up to a second before this still counts as started during it.
+        self._started = time.time() - 1.0
         self._thread.start()
         return self
 
