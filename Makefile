@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 export FRUITS_HOME ?= $(CURDIR)
 
-.PHONY: install run test test-fast chromium ui partitions bench bench-e2e bench-smoke validate wheel emr-plan s3a-jars notebook clean
+.PHONY: install run test test-fast test-rest chromium ui partitions vacuum migrate-lake bench bench-e2e bench-smoke validate wheel emr-plan notebook clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -13,13 +13,10 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $@
 
-# Spark's classes as a JVM loads them, for faster local session starts (spark_jobs/class_archive.py).
-# Optional: without it (a JDK that cannot write one) sessions start as they always did.
-$(VENV)/.class-archive: $(VENV)/.installed
-	$(PY) -m fruits_assets.spark_jobs.class_archive || echo "note: no Spark class archive; local sessions start without it" >&2
-	touch $@
-
-install: $(VENV)/.installed $(VENV)/.class-archive $(DAGSTER_HOME)/dagster.yaml
+# Delta Lake's and S3A's jars, resolved by their Maven coordinates once into
+# ~/.cache/fruits_assets/jvm (FRUITS_CACHE moves it): later runs and tests need no network.
+install: $(VENV)/.installed $(DAGSTER_HOME)/dagster.yaml
+	@$(PY) -m fruits_assets.spark_jobs.packages
 
 $(DAGSTER_HOME)/dagster.yaml: dagster.yaml
 	mkdir -p $(DAGSTER_HOME)
@@ -28,11 +25,13 @@ $(DAGSTER_HOME)/dagster.yaml: dagster.yaml
 run: install  ## materialize every asset on FRUITS_SOURCE (default: the embedded sample)
 	$(PY) -m fruits_assets.cli run
 
-test: install chromium  ## the whole test suite
-	$(PY) -m pytest
+test: test-fast test-rest  ## every test: the fast tier first, then the rest
 
-test-fast: install  ## the quick tier: no browser, no AWS emulation, no full-pipeline subprocess runs (under 3 minutes)
-	$(PY) -m pytest -m "not slow and not browser and not aws"
+test-fast: install  ## no JVM, no TensorFlow, no browser: definitions, contracts, checks, partitions, settings, CLI (under a minute)
+	$(PY) -m pytest -m fast
+
+test-rest: install chromium  ## Spark, the network, the pipeline in subprocesses, AWS emulation, the UI in a browser
+	$(PY) -m pytest -m "not fast"
 
 chromium:  ## Debian's Chromium for the UI test: installed with apt when root and missing
 	@if [ ! -x /usr/bin/chromium ]; then \
@@ -45,6 +44,12 @@ ui: install  ## Dagster UI and daemon on http://127.0.0.1:3000
 
 partitions: install  ## register every class folder of the source as a partition
 	$(PY) -m fruits_assets.cli partitions
+
+vacuum: install  ## VACUUM the Delta tables and remove superseded model and CSV versions (7 days' retention)
+	$(PY) -m fruits_assets.cli vacuum
+
+migrate-lake: install  ## convert a lake of the versioned-folder layout of earlier versions into Delta tables
+	$(PY) -m fruits_assets.cli migrate-lake
 
 bench: install  ## throughput and memory benchmarks (see docs/benchmarks.md)
 	$(PY) -m bench.featurize --pca --json bench-results/featurize.json $(BENCH_ARGS)
@@ -66,11 +71,8 @@ notebook: install  ## Jupyter on notebooks/explore.ipynb (reads the lake `make r
 	$(PY) -m pip install --quiet -e '.[dev,notebook]'
 	$(VENV)/bin/jupyter lab notebooks/explore.ipynb
 
-s3a-jars: install  ## fetch the S3A jars for Spark on s3:// from a laptop (cached; see README)
-	$(PY) -m fruits_assets.cli s3a-jars
-
-validate: install
-	$(VENV)/bin/dagster definitions validate -m fruits_assets.definitions
+validate: install  ## `dg check defs`: every definition loads
+	$(VENV)/bin/dg check defs
 
 clean:
 	rm -rf .lake .sample .dagster_home test-artifacts bench-results dist

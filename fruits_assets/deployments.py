@@ -33,7 +33,7 @@ def model_resource(lake: LakeResource) -> MobileNetResource:
 
 
 def local_spark() -> LocalSpark:
-    return LocalSpark(**from_env(master="FRUITS_SPARK_MASTER", s3a_jars="FRUITS_S3A_JARS"))
+    return LocalSpark(**from_env(master="FRUITS_SPARK_MASTER", log_level="FRUITS_SPARK_LOG_LEVEL"))
 
 
 def local_resources() -> dict:
@@ -48,7 +48,7 @@ def local_resources() -> dict:
         "source": FruitSource(**from_env(root="FRUITS_SOURCE"), spark_s3_scheme="s3a", s3=s3),
         "spark": spark,
         "model": model,
-        "lake_io_manager": LakeIOManager(lake=lake, spark=spark, model=model),
+        "io_manager": LakeIOManager(lake=lake, spark=spark),
     }
 
 
@@ -98,7 +98,7 @@ def aws_resources() -> dict:
         "source": FruitSource(root=EnvVar("FRUITS_SOURCE"), spark_s3_scheme="s3", s3=s3, allow_non_eu_region=guard),
         "spark": emr_spark(s3),
         "model": model,
-        "lake_io_manager": LakeIOManager(lake=lake, spark=spark, model=model),
+        "io_manager": LakeIOManager(lake=lake, spark=spark),
     }
 
 

@@ -25,11 +25,6 @@ def sample_dir() -> Path:
     return project_home() / ".sample"
 
 
-def s3a_jars() -> str:
-    """``FRUITS_S3A_JARS``: where local Spark gets the S3A jars (auto | maven | pypi)."""
-    return os.environ.get("FRUITS_S3A_JARS", "auto")
-
-
 def deployment() -> str:
     """``FRUITS_DEPLOYMENT``: the one setting that picks the resources (local | aws)."""
     return os.environ.get("FRUITS_DEPLOYMENT", "local")

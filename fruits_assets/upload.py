@@ -19,7 +19,7 @@ from tqdm import tqdm
 
 from .resources.object_store import split_s3_uri
 from .resources.regions import require_eu_bucket
-from .spark_jobs.ingest import SPLITS
+from .spark_jobs.tables import SPLITS
 
 CONTENT_TYPES = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png"}
 

@@ -87,3 +87,21 @@ def build(sample: Path, target: Path) -> Path:
     # byte-identical to UPPER.JPG: the first by path is kept, this one rejected
     (odd / "duplicate.jpg").write_bytes(real)
     return target
+
+
+def tiny_source(target: Path) -> Path:
+    """Two synthetic classes of 3 Training and 1 Test images, and one file to reject
+    (``notes.txt``): the source of ``fixtures/versioned_lake``, byte for byte."""
+    import random
+
+    from fruits_assets import sample
+
+    rng = random.Random(7)
+    for label, (colour, roundness) in list(sample.CLASSES.items())[:2]:
+        for split, count in (("Training", 3), ("Test", 1)):
+            folder = target / split / label
+            folder.mkdir(parents=True, exist_ok=True)
+            for i in range(count):
+                (folder / f"{i}_100.jpg").write_bytes(sample._image(rng, colour, roundness))
+    (target / "Training" / "Synthetic Apple Red" / "notes.txt").write_text("picked on a Tuesday\n")
+    return target

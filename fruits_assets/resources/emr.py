@@ -13,6 +13,7 @@ back as a Pipes custom message through S3 (``PipesS3MessageWriter``).
 from __future__ import annotations
 
 import dataclasses
+import gzip
 import hashlib
 import shlex
 import time
@@ -90,6 +91,25 @@ class EmrStepError(RuntimeError):
     """An EMR step failed or reported no metrics."""
 
 
+STDERR_LINES = 30
+
+
+def step_stderr_tail(s3, uri: str, wait_seconds: float, poll_seconds: float) -> str | None:
+    """The last STDERR_LINES lines of a step's ``stderr.gz`` at ``uri``, once it exists
+    (polled for up to ``wait_seconds``), else None."""
+    bucket, key = split_s3_uri(uri)
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        try:
+            body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+            lines = gzip.decompress(body).decode(errors="replace").rstrip().splitlines()
+            return "\n".join(lines[-STDERR_LINES:])
+        except s3.exceptions.NoSuchKey:
+            if time.monotonic() >= deadline:
+                return None
+            time.sleep(max(0.1, min(poll_seconds, deadline - time.monotonic())))
+
+
 class EmrSpark(SparkRuntime):
     """Spark on AWS EMR (release 7.x = Spark 3.5; see ``emr_release``) through Dagster Pipes."""
 
@@ -109,6 +129,7 @@ class EmrSpark(SparkRuntime):
     allow_non_eu_region: bool = False
     s3: Optional[S3Resource] = None  # how boto3 reaches S3 (default: the standard AWS chain)
     poll_seconds: float = 15.0
+    log_wait_seconds: float = 300.0  # how long a failed step's stderr is waited for in the staging prefix
 
     @property
     def release(self) -> EmrRelease:
@@ -222,7 +243,7 @@ class EmrSpark(SparkRuntime):
                     return summary["Id"]
         return emr.run_job_flow(**self.job_flow_request(run_id, staged))["JobFlowId"]
 
-    def run_job(self, params: Contract, context: Any = None) -> JobResult:
+    def submit(self, params: Contract, context: Any = None) -> JobResult:
         """Run the job of ``params`` as a step; return the result it reported, plus where it ran."""
         name = params.job
         s3, emr = self.s3_client(), self.emr_client()
@@ -247,15 +268,24 @@ class EmrSpark(SparkRuntime):
                 emr.cancel_steps(ClusterId=cluster, StepIds=[step_id])
                 raise
             except WaiterError as exc:
-                raise EmrStepError(
-                    f"EMR step {step_id} ({name}) on cluster {cluster} did not complete: {exc}. "
-                    f"Logs: {self._uri('logs', 'emr', cluster, 'steps', step_id)}/"
-                ) from exc
+                raise EmrStepError(self.why_it_failed(emr, s3, cluster, step_id, name)) from exc
         reported = [m[RESULT_MESSAGE] for m in session.get_custom_messages() if isinstance(m, dict) and RESULT_MESSAGE in m]
         if not reported:
             raise EmrStepError(f"EMR step {step_id} ({name}) finished without reporting its result.")
         result = params.result_type.from_dict(reported[-1])
         return dataclasses.replace(result, runtime=self.where(cluster, step_id, time.monotonic() - started))
+
+    def why_it_failed(self, emr, s3, cluster: str, step_id: str, name: str) -> str:
+        """What EMR says of a failed step, and the tail of its stderr from the cluster's logs
+        in the staging prefix (EMR copies them there within minutes: waited for up to
+        ``log_wait_seconds``), so a user sees why without opening the AWS console."""
+        logs = self._uri("logs", "emr", cluster, "steps", step_id)
+        status = emr.describe_step(ClusterId=cluster, StepId=step_id)["Step"]["Status"]
+        details = status.get("FailureDetails") or {}
+        reason = " ".join(v for v in (details.get("Reason"), details.get("Message")) if v) or status.get("State", "?")
+        tail = step_stderr_tail(s3, f"{logs}/stderr.gz", self.log_wait_seconds, self.poll_seconds)
+        shown = f"\nLast lines of its stderr:\n{tail}" if tail else f"\n(its stderr was not in {logs}/ yet)"
+        return f"EMR step {step_id} ({name}) on cluster {cluster} failed: {reason}{shown}\nLogs: {logs}/"
 
     def where(self, cluster: str, step_id: str, seconds: float) -> Runtime:
         """Where a step ran, its cluster's cores and its estimated cost (instance-hours x list prices)."""

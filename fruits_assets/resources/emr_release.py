@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 from importlib import metadata
 
+from ..spark_jobs.packages import DELTA_CONF
 from .s3a import SSE_CONF
 
 DEFAULT_RELEASE = "emr-7.12.0"
@@ -59,12 +60,17 @@ class EmrRelease:
         return PYTHON
 
     def configurations(self) -> list[dict]:
-        """The cluster's ``Configurations``: SSE-S3 for every object Spark writes, set for
-        the connector this release uses rather than left to the EMRFS-to-S3A translation
-        (on S3A: Hadoop 3.4's key, and its 3.3 alias, which 3.4 still reads)."""
+        """The cluster's ``Configurations``: the cluster's own Delta Lake, enabled and set
+        as Spark's catalog (steps ship no jars), and SSE-S3 for every object Spark writes,
+        set for the connector this release uses rather than left to the EMRFS-to-S3A
+        translation (on S3A: Hadoop 3.4's key, and its 3.3 alias, which 3.4 still reads)."""
+        delta = [
+            {"Classification": "delta-defaults", "Properties": {"delta.enabled": "true"}},
+            {"Classification": "spark-defaults", "Properties": dict(DELTA_CONF)},
+        ]
         if self.s3_connector == "S3A":
-            return [{"Classification": "core-site", "Properties": dict(SSE_CONF)}]
-        return [{"Classification": "emrfs-site", "Properties": {"fs.s3.enableServerSideEncryption": "true"}}]
+            return [*delta, {"Classification": "core-site", "Properties": dict(SSE_CONF)}]
+        return [*delta, {"Classification": "emrfs-site", "Properties": {"fs.s3.enableServerSideEncryption": "true"}}]
 
     def hadoop_properties(self) -> dict[str, str]:
         """The Hadoop properties of ``configurations()`` (what a local session can apply)."""

@@ -1,38 +1,49 @@
-"""IO manager of the lake.
+"""IO manager of the lake: loads any asset back for Python code, by the storage its
+definition declares (``STORAGE`` in its metadata).
 
-Assets return ``MaterializeResult``: their jobs write and commit the data
-themselves (in the layout of ``spark_jobs.layout``), and each version's manifest is
-its one record, so there is nothing to store here. It loads any asset back for
-Python code: a Spark DataFrame for the image tables, a ``FittedPCA`` for the model,
-a pandas DataFrame for the CSV matrix (float32 coordinates), a ``FruitClassifier`` for the classifier,
-and the converted network's bytes for ``mobilenet_v2``.
+Assets return ``MaterializeResult``: their jobs write the data themselves, so there is
+nothing to store here. A Delta table loads as a pandas DataFrame through delta-rs (no
+JVM), or as a Spark DataFrame when the input asks for one; the files of unpartitioned
+assets are found at the ``dagster/uri`` of their latest materialization (Dagster's
+record of the current version).
 """
 
 
+import io
 from collections import defaultdict
 from contextlib import closing
 
+import joblib
 import pandas as pd
-from dagster import ConfigurableIOManager, InputContext, OutputContext, ResourceDependency
+import pyarrow.parquet as pq
+from dagster import AssetKey, ConfigurableIOManager, InputContext, OutputContext, ResourceDependency
+from pyspark.sql import DataFrame as SparkDataFrame
 
-from ..classifier import MODEL_FILE, FruitClassifier
-from ..spark_jobs.pca import CSV_NAME, FittedPCA
-from ..spark_jobs.uris import to_spark_uri
-from ..spark_jobs.versioned import VersionedLake
+from ..spark_jobs.pca_model import FittedPCA
+from ..spark_jobs.tables import PARTITION
 from .lake import LakeResource
-from .model import MobileNetResource
 from .spark import LocalSpark
 
-SPARK_TABLES = ("raw_images", "rejected_images", "image_features")
-# pca_matrix loads with float32 coordinates, the precision of the image features they
-# come from: half the memory of float64 (the CSV itself keeps every digit).
-MATRIX_DTYPES = defaultdict(lambda: "float32", path="str", label="str", split="str")
+STORAGE = "fruits/storage"  # definition metadata: how an asset is stored, one of:
+DELTA = "delta table"  # tables/<asset name>, partitioned by class
+CSV_MATRIX = "csv matrix"  # a CSV of string key columns (path, label, split) and float columns
+PCA_MODEL = "pyspark.ml PCAModel"
+PICKLE = "joblib pickle"  # a model object this project saved (joblib: trust the lake only)
+BYTES = "file"
+KEY_COLUMNS = ("path", "label", "split")
+
+
+def read_matrix(store, key: str) -> pd.DataFrame:
+    """A CSV matrix, streamed: key columns as strings, the others as float32 (the precision
+    of the image features they come from: half the memory of float64; the file keeps
+    every digit)."""
+    with closing(store.open(key)) as stream:
+        return pd.read_csv(stream, dtype=defaultdict(lambda: "float32", **{c: "str" for c in KEY_COLUMNS}))
 
 
 class LakeIOManager(ConfigurableIOManager):
     lake: ResourceDependency[LakeResource]
     spark: ResourceDependency[LocalSpark]
-    model: ResourceDependency[MobileNetResource]
 
     def handle_output(self, context: OutputContext, obj) -> None:
         if obj is not None:
@@ -42,29 +53,38 @@ class LakeIOManager(ConfigurableIOManager):
             )
 
     def load_input(self, context: InputContext):
-        asset = context.upstream_output.asset_key.path[-1] if context.upstream_output else context.asset_key.path[-1]
-        if asset == "pca_matrix":
-            with closing(self.lake.store().open(f"{self._current(asset)}/{CSV_NAME}")) as csv:
-                return pd.read_csv(csv, dtype=MATRIX_DTYPES)
-        if asset == "mobilenet_v2":
-            return self.model.converted(self.lake)
-        if asset == "fruit_classifier":
-            return FruitClassifier.from_bytes(self.lake.store().read_bytes(f"{self._current(asset)}/{MODEL_FILE}"))
-        # Read in this process, so through S3A even where the jobs' Spark (EMR) says s3://
-        lake = VersionedLake(self.spark.session(with_s3a=self.lake.is_s3), to_spark_uri(self.lake.root, "s3a"))
-        if asset == "pca_model":
-            current = lake.current("pca_model")
-            if current is None:
-                raise LookupError("pca_model has not been materialized yet.")
-            return FittedPCA.load(lake.spark, current)
-        if asset in SPARK_TABLES:
-            keys = context.asset_partition_keys if context.has_asset_partitions else None
-            return lake.read_parquet(asset, list(keys) if keys else lake.committed_partitions(asset))
-        raise KeyError(f"The lake IO manager does not know asset {asset!r}.")
+        upstream = context.upstream_output
+        key = upstream.asset_key if upstream else context.asset_key
+        storage = (upstream.definition_metadata if upstream else {}).get(STORAGE)
+        if storage == DELTA:
+            classes = list(context.asset_partition_keys) if context.has_asset_partitions else None
+            return self._table(key.path[-1], classes, spark=context.dagster_type.typing_type is SparkDataFrame)
+        data_key = self._current_key(context, key)
+        store = self.lake.store()
+        if storage == CSV_MATRIX:
+            return read_matrix(store, data_key)
+        if storage == PCA_MODEL:
+            (part,) = [k for k in store.list_files(f"{data_key}/data") if k.endswith(".parquet")]
+            return FittedPCA.from_data(pq.read_table(io.BytesIO(store.read_bytes(part))))
+        if storage == PICKLE:
+            return joblib.load(io.BytesIO(store.read_bytes(data_key)))
+        if storage == BYTES:
+            return store.read_bytes(data_key)
+        raise KeyError(f"{key.to_user_string()} declares no storage the lake IO manager knows ({STORAGE}: {storage!r}).")
 
-    def _current(self, asset: str) -> str:
-        """Key of the current committed version of an unpartitioned asset."""
-        current = self.lake.current_version(asset)
-        if current is None:
-            raise LookupError(f"{asset} has not been materialized yet.")
-        return current
+    def _table(self, table: str, classes: list[str] | None, spark: bool):
+        if spark:
+            session = self.spark.session(with_s3a=self.lake.is_s3)
+            frame = session.read.format("delta").load(self.lake.spark_uri(self.lake.table_key(table), local=True))
+            return frame if classes is None else frame.where(frame[PARTITION].isin(classes))
+        found = self.lake.delta_table(table)
+        if found is None:
+            raise LookupError(f"{table} has not been materialized yet.")
+        return found.to_pandas(filters=[(PARTITION, "in", classes)] if classes else None)
+
+    def _current_key(self, context: InputContext, key: AssetKey) -> str:
+        """The lake key of the asset's current version: its latest materialization's URI."""
+        event = context.instance.get_latest_materialization_event(key)
+        if event is None or "dagster/uri" not in event.asset_materialization.metadata:
+            raise LookupError(f"{key.to_user_string()} has not been materialized yet.")
+        return self.lake.key_of(event.asset_materialization.metadata["dagster/uri"].value)

@@ -2,10 +2,9 @@
 
 The network is converted by ``python -m fruits_assets.spark_jobs.convert`` in a child
 process, so TensorFlow never enters the process that runs the pipeline. Given a lake,
-the resource starts that child when a run that materializes ``mobilenet_v2`` begins
-and the lake's model cache lacks the network: the conversion (about 10 s on one core)
-then runs while ingest uses Spark, since ``mobilenet_v2``'s step, which waits for it,
-comes after the other ready steps (docs/benchmarks.md).
+the resource starts that child when a run that needs the network begins and the lake's
+model cache lacks it: the conversion (about 10 s on one core) then runs while ingest
+uses Spark, since the step that waits for it comes after the other ready steps.
 """
 
 import json
@@ -16,17 +15,29 @@ import tempfile
 import threading
 from dataclasses import replace
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Callable, Iterable, Optional, Sequence
 
-from dagster import AssetKey, ConfigurableResource, InitResourceContext
+from dagster import ConfigurableResource, InitResourceContext
 
+from ..spark_jobs import mobilenet
 from ..spark_jobs.convert import NETWORK_FILE, WEIGHTS_FILE
-from ..spark_jobs.featurize import bundle_key, cached_network
 from ..spark_jobs.mobilenet import ModelSpec, fallback_weights
 from .lake import LakeResource
 
 PACKAGE_PARENT = str(Path(__file__).resolve().parents[2])  # where the child imports fruits_assets from
-NETWORK_ASSET = AssetKey("mobilenet_v2")
+MODEL_CACHE = "models/mobilenet_v2"
+
+
+def bundle_key(spec: ModelSpec, weights: str) -> str:
+    """Where the converted network of ``spec`` with ``weights`` lives, relative to the lake root."""
+    return f"{MODEL_CACHE}/{mobilenet.cache_key(spec, weights)}.bin"
+
+
+def cached_network(spec: ModelSpec, exists: Callable[[str], bool], resolved: Iterable[str] = ()) -> str | None:
+    """The weights name under which the lake's model cache holds ``spec``'s network, or
+    None. ``exists`` tells whether a key (relative to the lake root) is there; ``resolved``
+    adds names a conversion already resolved to (``auto`` may have fallen back to random)."""
+    return next((w for w in (*mobilenet.cached_weights(spec.weights), *resolved) if exists(bundle_key(spec, w))), None)
 
 
 class Conversion:
@@ -131,11 +142,10 @@ class MobileNetResource(ConfigurableResource):
         ).validate()
 
     def setup_for_execution(self, context: InitResourceContext) -> None:
-        """Start converting if this run materializes ``mobilenet_v2`` (or does not say
-        which assets it does) and the lake's model cache lacks the network. A wrong
-        setting starts nothing: the step reports it."""
-        run = context.run
-        if self.lake is None or (run is not None and run.asset_selection and NETWORK_ASSET not in run.asset_selection):
+        """Start converting if the lake's model cache lacks the network (only runs with a
+        step that needs the network set this resource up). A wrong setting starts nothing:
+        the step reports it."""
+        if self.lake is None:
             return
         spec = self._valid_spec()
         if spec is not None and self._cached(self.lake, spec) is None:
@@ -159,14 +169,6 @@ class MobileNetResource(ConfigurableResource):
         """The weights name under which the lake's model cache holds ``spec``'s network, or None."""
         resolved = _RESOLVED.get((lake.root, spec))
         return cached_network(spec, lake.store().exists, [resolved] if resolved else [])
-
-    def converted(self, lake: LakeResource) -> bytes:
-        """The converted network in the lake's model cache (what the workers receive)."""
-        spec = self.spec()
-        weights = self._cached(lake, spec)
-        if weights is None:
-            raise LookupError(f"mobilenet_v2 ({spec.backend}, weights {spec.weights}) has not been materialized yet.")
-        return lake.store().read_bytes(bundle_key(spec, weights))
 
     def prepare(self, lake: LakeResource) -> ModelSpec:
         """The spec with its weights resolved (``auto`` -> imagenet or random, a file ->

@@ -1,4 +1,4 @@
-"""Small objects (manifests, plots, CSVs) in the lake, on a local folder or S3.
+"""Small files in the lake (the converted network, the classifier), on a local folder or S3.
 
 Local writes are atomic (temporary file, then rename); S3 puts are atomic by
 nature and always ask for server-side encryption.
@@ -46,6 +46,15 @@ class LocalStore:
     def list_dirs(self, key: str) -> list[str]:
         folder = self.root / key
         return sorted(p.name for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []
+
+    def list_files(self, key: str) -> list[str]:
+        """Keys of the files below ``key``, recursively."""
+        folder = self.root / key
+        return sorted(p.relative_to(self.root).as_posix() for p in folder.rglob("*") if p.is_file())
+
+    def newest(self, key: str) -> float:
+        """When the newest file below ``key`` was written (Unix time; 0 when there is none)."""
+        return max((p.stat().st_mtime for p in (self.root / key).rglob("*") if p.is_file()), default=0.0)
 
     def delete_tree(self, key: str) -> None:
         shutil.rmtree(self.root / key, ignore_errors=True)
@@ -112,6 +121,26 @@ class S3Store:
         ):
             names += [p["Prefix"][len(prefix) :].rstrip("/") for p in page.get("CommonPrefixes", [])]
         return sorted(names)
+
+    def list_files(self, key: str) -> list[str]:
+        """Keys (relative to the root) of the objects below ``key``."""
+        prefix = self._key(key).rstrip("/") + "/"
+        start = len(self.prefix) + 1 if self.prefix else 0
+        return sorted(
+            o["Key"][start:]
+            for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix)
+            for o in page.get("Contents", [])
+        )
+
+    def newest(self, key: str) -> float:
+        """When the newest object below ``key`` was written (Unix time; 0 when there is none)."""
+        prefix = self._key(key).rstrip("/") + "/"
+        return max(
+            (o["LastModified"].timestamp()
+             for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix)
+             for o in page.get("Contents", [])),
+            default=0.0,
+        )
 
     def delete_tree(self, key: str) -> None:
         prefix = self._key(key).rstrip("/") + "/"

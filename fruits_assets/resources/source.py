@@ -1,23 +1,35 @@
-"""The image source: a Fruits-360-style tree on disk or under an s3:// prefix."""
-
+"""The image source: a Fruits-360-style tree ``<root>/<Training|Test>/<class>/<files>`` on
+disk or under an s3:// prefix, listed with the os module or boto3 (no Spark)."""
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Iterator, Optional
 
 from dagster import ConfigurableResource
 from dagster_aws.s3 import S3Resource
 
 from .. import sample, settings
-from ..spark_jobs.ingest import SPLITS
-from ..spark_jobs.layout import InvalidPartitionKey, check_partition_key
+from ..spark_jobs.tables import SPLITS
 from ..spark_jobs.uris import is_remote, to_spark_uri
 from .object_store import s3_client, split_s3_uri
 from .regions import require_eu_bucket
 
+PER_CLASS_LISTING = 10  # up to this many classes, S3 is listed class by class; beyond, split by split
+
 
 class SourceError(ValueError):
-    """The source is missing or has no class folders."""
+    """The source is missing or does not hold what was asked for."""
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """A file under a class folder: ``<split>/<class>/<path below it>``, its size and
+    modification time in milliseconds (as Spark's file readers report them)."""
+
+    relative: str
+    size: int
+    modified_ms: int
 
 
 class FruitSource(ConfigurableResource):
@@ -37,66 +49,54 @@ class FruitSource(ConfigurableResource):
     def spark_root(self) -> str:
         return to_spark_uri(self.resolved_root(), self.spark_s3_scheme)
 
-    def class_signatures(self) -> dict[str, str]:
-        """{class: "<files>:<bytes>:<newest mtime>"}; a change means new or removed images."""
+    def files(self, classes: list[str] | None = None) -> dict[str, list[SourceFile]]:
+        """{class: its files in both splits, hidden ones included}, for ``classes`` (every
+        class folder of the source if None; a class without a folder has no files)."""
         root = self.resolved_root()
-        files = self._s3_files(root) if is_remote(root) else self._local_files(root)
-        signatures: dict[str, list[int]] = {}
-        for split, cls, size, mtime in files:
-            entry = signatures.setdefault(cls, [0, 0, 0])
-            if size is None:  # the class folder itself
-                continue
-            entry[0], entry[1], entry[2] = entry[0] + 1, entry[1] + size, max(entry[2], mtime)
-        return {cls: ":".join(map(str, v)) for cls, v in sorted(signatures.items())}
+        found: dict[str, list[SourceFile]] = {c: [] for c in classes or []}
+        listed = self._s3_files(root, classes) if is_remote(root) else self._local_files(root, classes)
+        for cls, file in listed:
+            found.setdefault(cls, [])
+            if file is not None:
+                found[cls].append(file)
+        return found
 
-    def file_counts(self) -> dict[str, int]:
-        """{class: files under its folders, in both splits}."""
-        return {cls: int(signature.split(":")[0]) for cls, signature in self.class_signatures().items()}
-
-    def classes(self) -> list[str]:
-        """Valid class folder names; raise a SourceError if there are none."""
-        found = sorted(self.class_signatures())
-        valid = []
-        for name in found:
-            try:
-                valid.append(check_partition_key(name))
-            except InvalidPartitionKey:
-                continue
-        if not valid:
+    def class_names(self) -> list[str]:
+        """The class folder names of the source (valid or not); raise a SourceError if none."""
+        names = sorted(self.files())
+        if not names:
             raise SourceError(
                 f"No class folders under {self.resolved_root()}: expected "
                 f"<source>/{{{','.join(SPLITS)}}}/<class>/<image files>."
             )
-        return valid
+        return names
+
+    def class_signatures(self) -> dict[str, str]:
+        """{class: "<files>:<bytes>:<newest modification>"}; a change means new, removed or
+        rewritten images."""
+        return {
+            cls: f"{len(files)}:{sum(f.size for f in files)}:{max((f.modified_ms for f in files), default=0)}"
+            for cls, files in sorted(self.files().items())
+        }
 
     def require(self, classes: list[str]) -> None:
-        """Fail, before any Spark work, if the source lacks any of ``classes``
-        (looks only at those classes' folders, not at the whole source)."""
+        """Fail, before any Spark work, if the source has no folder for any of ``classes``."""
         root = self.resolved_root()
-        has_class = self._class_probe(root)
-        missing = sorted(c for c in set(classes) if not has_class(c))
+        missing = sorted(c for c in set(classes) if not self._has_folder(root, c))
         if missing:
             raise SourceError(
                 f"The source {root} has no folder for class(es) {', '.join(missing)}. "
-                "Check FRUITS_SOURCE, or run `make partitions` to resync the fruit_class partitions."
+                "Check FRUITS_SOURCE, or run `fruits-assets partitions --prune` to drop classes the source no longer has."
             )
 
-    def _class_probe(self, root: str):
-        """A function telling whether the source has a folder for a class (the source is
-        opened, and its region checked, once)."""
+    def _has_folder(self, root: str, cls: str) -> bool:
         if not is_remote(root):
-            base = self._local_base(root)
-            return lambda cls: any((base / split / cls).is_dir() for split in SPLITS)
+            return any((self._local_base(root) / split / cls).is_dir() for split in SPLITS)
         client, bucket, prefix = self._s3(root)
-
-        def has_class(cls: str) -> bool:
-            return any(
-                client.list_objects_v2(Bucket=bucket, Prefix=f"{prefix}/{split}/{cls}/".lstrip("/"), MaxKeys=1)
-                .get("KeyCount")
-                for split in SPLITS
-            )
-
-        return has_class
+        return any(
+            client.list_objects_v2(Bucket=bucket, Prefix=_key(prefix, split, cls, ""), MaxKeys=1).get("KeyCount")
+            for split in SPLITS
+        )
 
     @staticmethod
     def _local_base(root: str) -> Path:
@@ -112,27 +112,39 @@ class FruitSource(ConfigurableResource):
         require_eu_bucket(client, bucket, self.allow_non_eu_region)
         return client, bucket, prefix
 
-    def _local_files(self, root: str):
+    def _local_files(self, root: str, classes: list[str] | None) -> Iterator[tuple[str, SourceFile | None]]:
+        """(class, file) pairs, and (class, None) for each class folder."""
         base = self._local_base(root)
         for split in SPLITS:
             split_dir = base / split
-            if not split_dir.is_dir():
-                continue
-            for class_dir in split_dir.iterdir():
+            names = classes if classes is not None else (sorted(os.listdir(split_dir)) if split_dir.is_dir() else [])
+            for cls in names:
+                class_dir = split_dir / cls
                 if not class_dir.is_dir():
                     continue
-                yield split, class_dir.name, None, None
-                for dirpath, _, names in os.walk(class_dir):
-                    for name in names:
-                        stat = os.stat(os.path.join(dirpath, name))
-                        yield split, class_dir.name, stat.st_size, int(stat.st_mtime)
+                yield cls, None
+                for folder, _, files in os.walk(class_dir):
+                    for name in files:
+                        path = Path(folder, name)
+                        stat = path.stat()
+                        relative = path.relative_to(base).as_posix()
+                        yield cls, SourceFile(relative, stat.st_size, stat.st_mtime_ns // 1_000_000)
 
-    def _s3_files(self, root: str):
+    def _s3_files(self, root: str, classes: list[str] | None) -> Iterator[tuple[str, SourceFile]]:
         client, bucket, prefix = self._s3(root)
+        per_class = classes is not None and len(classes) <= PER_CLASS_LISTING
+        wanted = None if classes is None else set(classes)
         for split in SPLITS:
-            start = f"{prefix}/{split}/".lstrip("/")
-            for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=start):
-                for obj in page.get("Contents", []):
-                    parts = obj["Key"][len(start) :].split("/")
-                    if len(parts) >= 2:
-                        yield split, parts[0], obj["Size"], int(obj["LastModified"].timestamp())
+            for start in ([_key(prefix, split, c, "") for c in classes] if per_class else [_key(prefix, split, "", "")]):
+                for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=start):
+                    for obj in page.get("Contents", []):
+                        relative = obj["Key"][len(prefix) + 1 if prefix else 0:]
+                        parts = relative.split("/")
+                        if len(parts) >= 3 and (wanted is None or parts[1] in wanted):
+                            modified = int(obj["LastModified"].timestamp() * 1000)
+                            yield parts[1], SourceFile(relative, obj["Size"], modified)
+
+
+def _key(prefix: str, split: str, cls: str, rest: str) -> str:
+    """The S3 key (or key prefix) of ``<split>/<cls>/<rest>`` under ``prefix``."""
+    return "/".join(p for p in (prefix, split, cls) if p) + "/" + rest

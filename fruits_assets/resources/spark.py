@@ -1,12 +1,16 @@
-"""Where Spark jobs run. ``LocalSpark`` runs them in this process; the EMR runtime
-(see ``emr.py``) submits the same job modules as steps. Both expose ``run_job``."""
-
+"""Where Spark jobs run. ``LocalSpark`` runs them in this process; ``EmrSpark`` (``emr.py``)
+submits the same job modules as EMR steps. Both expose ``run_job``, and both report a
+failure the same way: a transient one (a lost executor, a throttled or dropped S3 call)
+is raised as it is, for the asset's ``RetryPolicy`` to retry; any other becomes a
+``dagster.Failure`` that says which job failed and why, and is not retried."""
 
 import dataclasses
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
-from dagster import ConfigurableResource
+from dagster import ConfigurableResource, Failure
 from pyspark.sql import SparkSession
 
 from ..spark_jobs import jobs
@@ -15,6 +19,46 @@ from ..spark_jobs.session import build_session
 from . import s3a
 
 _LOCK = threading.Lock()
+TRANSIENT_MARKS = (
+    "ExecutorLostFailure", "FetchFailed", "SlowDown", "Throttl", "503", "RequestTimeout", "Connection reset",
+    "Unable to execute HTTP request", "Py4JNetworkError", "Answer from Java side is empty",
+)
+MESSAGE_CHARACTERS = 600
+
+
+def is_transient(error: BaseException) -> bool:
+    """Whether ``error`` is worth a retry: the network or a worker failed, not the job."""
+    if isinstance(error, (ConnectionError, TimeoutError)):
+        return True
+    text = f"{type(error).__name__}: {error}"
+    return any(mark in text for mark in TRANSIENT_MARKS)
+
+
+def short_message(error: BaseException) -> str:
+    """The error's own message, without the JVM's or the Python workers' stack traces: for a
+    failure inside a Spark task, the last line of the worker's traceback."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    worker = [line for line in lines if not line.startswith(("at ", "File ", "Traceback", "^", "~"))]
+    if "Traceback" in str(error) and worker:
+        tail = [line for line in worker if ":" in line and not line.startswith("org.apache")]
+        message = tail[-1] if tail else worker[-1]
+    else:
+        message = worker[0] if worker else type(error).__name__
+    return message[:MESSAGE_CHARACTERS]
+
+
+@contextmanager
+def final_unless_transient(what: str = "") -> Iterator[None]:
+    """Let a transient error through (a step's RetryPolicy retries it); turn any other into
+    a Failure that is not retried, its description ``what`` failed and the error's message."""
+    try:
+        yield
+    except Failure:
+        raise
+    except Exception as error:
+        if is_transient(error):
+            raise
+        raise Failure(description=f"{what}{short_message(error)}", allow_retries=False) from error
 
 
 class SparkRuntime(ConfigurableResource):
@@ -22,34 +66,33 @@ class SparkRuntime(ConfigurableResource):
     of ``spark_jobs.contracts``."""
 
     def run_job(self, params: Contract, context: Any = None) -> JobResult:
+        """Run the job of ``params``; return its result (see the module for failures)."""
+        with final_unless_transient(f"Spark job {params.job} failed: "):
+            return self.submit(params, context)
+
+    def submit(self, params: Contract, context: Any = None) -> JobResult:
         raise NotImplementedError
 
 
 def reads_s3a(params: Contract) -> bool:
-    """Whether a job's locations (its ``*_root`` parameters) include an ``s3a://`` one."""
-    return any(
-        field.name.endswith("_root") and str(getattr(params, field.name)).startswith("s3a://")
-        for field in dataclasses.fields(params)
-    )
+    """Whether any of a job's locations is an ``s3a://`` one."""
+    return any(isinstance(value, str) and value.startswith("s3a://") for value in dataclasses.asdict(params).values())
 
 
 class LocalSpark(SparkRuntime):
     """A local Spark session (``local[*]`` by default), started on first use. It reads and
-    writes ``s3a://`` when the first job that needs it asks (jars from ``s3a_jars``: auto,
-    maven or pypi); a process works on one lake, so its session is built once."""
+    writes ``s3a://`` when the first job that needs it asks; a process works on one lake,
+    so its session is built once."""
 
     master: str = "local[*]"
     driver_memory: str = "4g"
-    s3a_jars: str = "auto"
+    log_level: str = "WARN"  # the JVM's log level on the console (the CLI sets ERROR unless -v)
     conf: dict[str, str] = {}
 
     def session(self, with_s3a: bool = False) -> SparkSession:
         with _LOCK:
-            extra = {"spark.driver.memory": self.driver_memory}
-            if with_s3a:
-                extra.update(s3a.spark_conf(self.s3a_jars))
-            return build_session(self.master, {**extra, **self.conf})
+            extra = {"spark.driver.memory": self.driver_memory, **(s3a.spark_conf() if with_s3a else {})}
+            return build_session(self.master, {**extra, **self.conf}, with_s3a=with_s3a, log_level=self.log_level)
 
-    def run_job(self, params: Contract, context: Any = None) -> JobResult:
-        """Run the job of ``params`` in this process; return its result."""
+    def submit(self, params: Contract, context: Any = None) -> JobResult:
         return jobs.run(self.session(with_s3a=reads_s3a(params)), params)

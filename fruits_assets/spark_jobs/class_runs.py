@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import reduce
+from typing import Callable
 
-from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 _HASH_RANGE = 2**31
@@ -63,11 +64,11 @@ def _selects(share: Share) -> Column:
     return condition
 
 
-def read_runs(spark: SparkSession, uris: dict[str, str], runs: list[list[Share]]) -> DataFrame:
-    """One partition per run, reading only that run's classes (``uris``: class -> data)."""
+def read_runs(read: Callable[[list[str]], DataFrame], runs: list[list[Share]]) -> DataFrame:
+    """One partition per run, reading only that run's classes (``read``: classes -> their rows)."""
     parts = []
     for run in runs:
-        part = spark.read.parquet(*dict.fromkeys(uris[share.label] for share in run))
+        part = read(list(dict.fromkeys(share.label for share in run)))
         if not all(share.whole for share in run):
             part = part.where(reduce(lambda a, b: a | b, map(_selects, run)))
         parts.append(part.coalesce(1))

@@ -82,14 +82,14 @@ class JobResult(Contract):
 
 @dataclass(kw_only=True)
 class IngestedClass(Contract):
+    """One class as ingest wrote it: every file it listed is either ingested or rejected."""
+
     files: int
     ingested: int
+    distinct_ids: int
     rejected: int
     rejected_by_reason: dict[str, int]
-    uri: str
-    rejected_uri: str
-    thumbnails: Optional[str]
-    unchanged: bool
+    thumbnails: Optional[str]  # a PNG strip of its first images, base64
 
 
 @dataclass(kw_only=True)
@@ -97,19 +97,21 @@ class IngestResult(JobResult):
     files: int
     ingested: int
     rejected: int
-    scanned_files: int
-    unchanged_classes: list[str]
     files_per_second: Optional[float]
     classes: dict[str, IngestedClass]
 
 
 @dataclass(kw_only=True)
 class FeaturizedClass(Contract):
-    uri: str
+    """One class as featurize wrote it, and what it measured while writing."""
+
     rows: int
+    raw_rows: int
+    distinct_ids: int
     inferred: int
     reused: int
-    unchanged: bool
+    bad_vectors: int  # null, not FEATURES long, or holding a NaN or an infinity
+    all_vectors_equal: bool
 
 
 @dataclass(kw_only=True)
@@ -117,52 +119,54 @@ class FeaturizeResult(JobResult):
     rows: int
     inferred: int
     reused: int
-    unchanged_classes: list[str]
     images_per_second: Optional[float]
     model_seconds: float
-    weights: str
-    backend: str
     model: str
     threads_per_worker: int
     tasks: int
+    commits: int
     model_builds_by_worker: dict[str, int]
     classes: dict[str, FeaturizedClass]
 
 
 @dataclass(kw_only=True)
-class PcaOutput(JobResult):
-    """A PCA output: its current version, whether it was kept (its inputs unchanged), the
-    digest of those inputs, and the classes and components it covers."""
-
-    uri: str
-    unchanged: bool
-    inputs: str
-    classes: list[str]
+class PcaFitResult(JobResult):
     k: int
-
-
-@dataclass(kw_only=True)
-class PcaFitResult(PcaOutput):
+    fitted_on: str  # the Training split, or every image when it has fewer than 2
     train_rows: int
     covariance_partitions: int
-    variance_target: Optional[float]
     explained_variance: list[float]
     cumulative_variance: list[float]
-    missing_classes: list[str]
-    scree_png: str
+    scree_png: str  # base64
 
 
 @dataclass(kw_only=True)
-class PcaProjectResult(PcaOutput):
+class PcaProjectResult(JobResult):
     rows: int
+    k: int
     columns: list[str]
-    model: str
-    csv: str
-    scatter_png: str
+    scatter_png: str  # base64
+
+
+@dataclass(kw_only=True)
+class VacuumedTable(Contract):
+    deleted_files: int
+    version: int
+
+
+@dataclass(kw_only=True)
+class VacuumResult(JobResult):
+    tables: dict[str, VacuumedTable]
+
+
+@dataclass(kw_only=True)
+class MigrateResult(JobResult):
+    rows: dict[str, int]  # table -> rows migrated
 
 
 # Parameters: ``job`` names the function of ``spark_jobs.jobs`` that takes them,
-# ``result_type`` what it returns.
+# ``result_type`` what it returns. Table locations are Spark URIs of Delta tables;
+# ``commit_info`` goes into each commit's ``userMetadata`` (who wrote it, for what).
 
 
 @dataclass(frozen=True)
@@ -170,22 +174,27 @@ class IngestParams(Contract):
     job: ClassVar[str] = "ingest"
     result_type: ClassVar[type] = IngestResult
     source_root: str
-    lake_root: str
+    raw_images: str
+    rejected_images: str
     classes: list[str]
     max_pixels: int = DEFAULT_MAX_PIXELS
     min_side: int = DEFAULT_MIN_SIDE
-    run_id: Optional[str] = None
+    commit_info: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class FeaturizeParams(Contract):
     job: ClassVar[str] = "featurize"
     result_type: ClassVar[type] = FeaturizeResult
-    lake_root: str
-    classes: list[str]
-    model: ModelSpec = field(default_factory=ModelSpec)
-    force: bool = False
-    run_id: Optional[str] = None
+    raw_images: str
+    image_features: str
+    network: str  # the converted network's bytes (``mobilenet.bundle``), a file in the lake
+    classes: list[str]  # the classes to write
+    raw_rows: dict[str, int]  # the images of each class (of ``classes`` and ``measure``) in raw_images
+    model: ModelSpec = field(default_factory=ModelSpec)  # its weights resolved (what ``network`` holds)
+    measure: list[str] = field(default_factory=list)  # classes whose features are only measured, not written
+    force: bool = False  # infer every image again, even those with features from the same model
+    commit_info: dict[str, str] = field(default_factory=dict)
     chunk_rows: int = CHUNK_ROWS
 
 
@@ -193,26 +202,43 @@ class FeaturizeParams(Contract):
 class PcaFitParams(Contract):
     job: ClassVar[str] = "pca_fit"
     result_type: ClassVar[type] = PcaFitResult
-    lake_root: str
+    image_features: str
+    version: int  # the features table's version the model is fitted on
     classes: list[str]
+    model_dir: str  # where the PCAModel is saved
     k: Optional[int] = None
     variance_target: Optional[float] = 0.95
-    force: bool = False
 
 
 @dataclass(frozen=True)
 class PcaProjectParams(Contract):
     job: ClassVar[str] = "pca_project"
     result_type: ClassVar[type] = PcaProjectResult
-    lake_root: str
-    force: bool = False
+    image_features: str
+    version: int
+    classes: list[str]
+    model_dir: str
+    csv: str  # the CSV file to write
+
+
+@dataclass(frozen=True)
+class VacuumParams(Contract):
+    job: ClassVar[str] = "vacuum"
+    result_type: ClassVar[type] = VacuumResult
+    tables: dict[str, str]  # name -> location
+    retention_hours: int = 168  # Delta's default (7 days): it refuses less
+
+
+@dataclass(frozen=True)
+class MigrateParams(Contract):
+    job: ClassVar[str] = "migrate"
+    result_type: ClassVar[type] = MigrateResult
+    lake_root: str  # the lake of the versioned-folder layout
+    tables: dict[str, str]  # name -> Delta location to write
+    commit_info: dict[str, str] = field(default_factory=dict)
 
 
 RESULT_MESSAGE = "result"  # the key of the Pipes custom message that carries a result
-PARAMS: dict[str, type] = {p.job: p for p in (IngestParams, FeaturizeParams, PcaFitParams, PcaProjectParams)}
-
-
-def fields_of(result_type: type, record: dict, **values: Any) -> Any:
-    """A ``result_type`` from a stored manifest (extra keys ignored) and ``values``."""
-    names = {f.name for f in dataclasses.fields(result_type)}
-    return result_type(**{k: v for k, v in record.items() if k in names and k not in values}, **values)
+PARAMS: dict[str, type] = {
+    p.job: p for p in (IngestParams, FeaturizeParams, PcaFitParams, PcaProjectParams, VacuumParams, MigrateParams)
+}

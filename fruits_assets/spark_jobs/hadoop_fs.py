@@ -1,8 +1,9 @@
-"""A small Python face on Hadoop's FileSystem API, so jobs work on file://, s3:// and s3a://.
+"""A small Python face on Hadoop's FileSystem API, so jobs list, read and write single files
+on file://, s3:// and s3a:// alike (tables go through Delta Lake).
 
-``file:`` URIs are served by the os module instead: without Hadoop's native
-library, the JVM's local file system forks a ``chmod`` for every file and folder
-it creates, and each call also costs a py4j round trip.
+``file:`` URIs are served by the os module: without Hadoop's native library, the JVM's
+local file system forks a ``chmod`` for every file and folder it creates, and each call
+also costs a py4j round trip.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
+from datetime import datetime, timezone
 from typing import NamedTuple
 
 from pyspark.sql import SparkSession
@@ -21,16 +23,15 @@ def _local_path(uri: str) -> str:
     return uri.removeprefix("file:").removeprefix("//")
 
 
-def _checksum(path: str) -> str:
-    """Where Hadoop's local file system keeps the checksum of the file ``path``."""
-    folder, name = os.path.split(path)
-    return os.path.join(folder, f".{name}.crc")
-
-
 class ListedFile(NamedTuple):
     uri: str
     size: int
     modified_ms: int
+
+    @property
+    def modified(self) -> datetime:
+        """The modification time, as Spark's file readers report it (milliseconds, UTC)."""
+        return datetime.fromtimestamp(self.modified_ms / 1000, tz=timezone.utc)
 
 
 def _local_files(uri: str) -> list[ListedFile]:
@@ -45,44 +46,26 @@ def _local_files(uri: str) -> list[ListedFile]:
 
 
 class HadoopFS:
-    """File operations through the JVM, on whatever scheme the URI names
-    (``file:`` through the os module, unless ``jvm_for_local``)."""
+    """File operations on whatever scheme the URI names (``file:`` through the os module)."""
 
-    def __init__(self, spark: SparkSession, jvm_for_local: bool = False):
+    def __init__(self, spark: SparkSession):
         self._jvm = spark.sparkContext._jvm
         self._conf = spark.sparkContext._jsc.hadoopConfiguration()
-        self._jvm_for_local = jvm_for_local
-
-    def _is_local(self, uri: str) -> bool:
-        return uri.startswith("file:") and not self._jvm_for_local
 
     def _path(self, uri: str):
         path = self._jvm.org.apache.hadoop.fs.Path(uri)
         return path, path.getFileSystem(self._conf)
 
     def exists(self, uri: str) -> bool:
-        if self._is_local(uri):
+        if uri.startswith("file:"):
             return os.path.exists(_local_path(uri))
         path, fs = self._path(uri)
         return bool(fs.exists(path))
 
-    def list_dir(self, uri: str) -> list[tuple[str, bool]]:
-        """(name, is_dir) of the direct children of ``uri``; empty if it does not exist."""
-        if self._is_local(uri):
-            folder = _local_path(uri)
-            if not os.path.isdir(folder):
-                return []
-            with os.scandir(folder) as entries:
-                return [(e.name, e.is_dir()) for e in entries]
-        path, fs = self._path(uri)
-        if not fs.exists(path):
-            return []
-        return [(s.getPath().getName(), bool(s.isDirectory())) for s in fs.listStatus(path)]
-
     def list_files(self, uri: str) -> list[ListedFile]:
         """Every file below ``uri`` (full URI, size, modification time), recursively,
-        hidden files included."""
-        if self._is_local(uri):
+        hidden files included; empty if ``uri`` does not exist."""
+        if uri.startswith("file:"):
             return _local_files(uri)
         path, fs = self._path(uri)
         if not fs.exists(path):
@@ -94,86 +77,40 @@ class HadoopFS:
             found.append(ListedFile(status.getPath().toString(), int(status.getLen()), int(status.getModificationTime())))
         return found
 
-    def copy(self, src: str, dst: str) -> None:
-        """Copy a file or a folder."""
-        if self._is_local(src) and self._is_local(dst):
-            source, target = _local_path(src), _local_path(dst)
-            os.makedirs(os.path.dirname(target), exist_ok=True)
-            if os.path.isdir(source):
-                shutil.copytree(source, target)
-                return
-            shutil.copyfile(source, target)
-            if os.path.exists(_checksum(source)):
-                shutil.copyfile(_checksum(source), _checksum(target))
-            return
-        src_path, src_fs = self._path(src)
-        dst_path, dst_fs = self._path(dst)
-        if not self._jvm.org.apache.hadoop.fs.FileUtil.copy(src_fs, src_path, dst_fs, dst_path, False, self._conf):
-            raise OSError(f"Could not copy {src} to {dst}")
-
-    def rename(self, src: str, dst: str) -> None:
-        """Move a file or a folder to ``dst``, which must not exist yet."""
-        if self._is_local(src) and self._is_local(dst):
-            source, target = _local_path(src), _local_path(dst)
-            if os.path.exists(target):
-                raise OSError(f"Could not move {src} to {dst}: the target exists")
-            os.makedirs(os.path.dirname(target), exist_ok=True)
-            os.rename(source, target)
-            if os.path.exists(_checksum(source)):
-                os.rename(_checksum(source), _checksum(target))
-            return
-        src_path, fs = self._path(src)
-        dst_path, _ = self._path(dst)
-        fs.mkdirs(dst_path.getParent())
-        if not fs.rename(src_path, dst_path):
-            raise OSError(f"Could not move {src} to {dst}")
-
     def delete(self, uri: str) -> None:
-        if self._is_local(uri):
-            path = _local_path(uri)
-            if os.path.isdir(path) and not os.path.islink(path):
-                shutil.rmtree(path)
-            for file in (path, _checksum(path)):
-                if os.path.lexists(file) and not os.path.isdir(file):
-                    os.remove(file)
+        if uri.startswith("file:"):
+            shutil.rmtree(_local_path(uri), ignore_errors=True)
             return
         path, fs = self._path(uri)
         fs.delete(path, True)
 
-    def write_bytes(self, uri: str, data: bytes) -> None:
-        """Write ``data`` to ``uri``; a local file is replaced atomically."""
-        if self._is_local(uri):
-            path = _local_path(uri)
-            folder, name = os.path.split(path)
-            os.makedirs(folder, exist_ok=True)
-            partial = os.path.join(folder, f".{name}.{uuid.uuid4().hex}.tmp")
-            with open(partial, "wb") as handle:
-                handle.write(data)
-            os.replace(partial, path)
-            if os.path.exists(_checksum(path)):  # written by Hadoop before: now stale
-                os.remove(_checksum(path))
-            return
+    def read_bytes(self, uri: str) -> bytes:
+        if uri.startswith("file:"):
+            with open(_local_path(uri), "rb") as handle:
+                return handle.read()
         path, fs = self._path(uri)
-        out = fs.create(path, True)
+        stream = fs.open(path)
         try:
-            out.write(bytearray(data))
+            return bytes(self._jvm.org.apache.commons.io.IOUtils.toByteArray(stream))
         finally:
-            out.close()
+            stream.close()
 
     def concatenate(self, head: bytes, parts: list[str], uri: str) -> None:
         """Write ``head`` then the bytes of each file of ``parts``, in order, to ``uri``
-        (streamed: no part is held in memory)."""
-        if self._is_local(uri) and all(self._is_local(part) for part in parts):
+        (streamed: no part is held in memory). A local file appears whole or not at all."""
+        if uri.startswith("file:") and all(part.startswith("file:") for part in parts):
             path = _local_path(uri)
             os.makedirs(os.path.dirname(path), exist_ok=True)
-            with open(path, "wb") as out:
+            partial = f"{path}.{uuid.uuid4().hex}.partial"
+            with open(partial, "wb") as out:
                 out.write(head)
                 for part in parts:
                     with open(_local_path(part), "rb") as stream:
                         shutil.copyfileobj(stream, out, COPY_BUFFER)
+            os.replace(partial, path)
             return
         path, fs = self._path(uri)
-        out = fs.create(path, True)
+        out = fs.create(path, True)  # on S3, the object appears when the stream closes
         try:
             out.write(bytearray(head))
             for part in parts:
@@ -185,14 +122,3 @@ class HadoopFS:
                     stream.close()
         finally:
             out.close()
-
-    def read_bytes(self, uri: str) -> bytes:
-        if self._is_local(uri):
-            with open(_local_path(uri), "rb") as handle:
-                return handle.read()
-        path, fs = self._path(uri)
-        stream = fs.open(path)
-        try:
-            return bytes(self._jvm.org.apache.commons.io.IOUtils.toByteArray(stream))
-        finally:
-            stream.close()

@@ -73,19 +73,24 @@ class ModelSpec:
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
-def _import_tensorflow_quietly() -> None:
-    """Import TensorFlow with its native start-up notices (absl, oneDNN) kept off stderr;
-    an import error still raises."""
-    if "tensorflow" in sys.modules:
-        return
+@contextlib.contextmanager
+def native_notices_off():
+    """Keep what native libraries print on stderr (TensorFlow's absl and oneDNN start-up
+    notices, LiteRT's "Created TensorFlow Lite XNNPACK delegate") off it; errors still raise."""
     saved = os.dup(2)
     try:
         with open(os.devnull, "w") as null:
             os.dup2(null.fileno(), 2)
-            import tensorflow  # noqa: F401
+            yield
     finally:
         os.dup2(saved, 2)
         os.close(saved)
+
+
+def _import_tensorflow_quietly() -> None:
+    if "tensorflow" not in sys.modules:
+        with native_notices_off():
+            import tensorflow  # noqa: F401
 
 
 _CONVERTED = re.compile(r"file:[0-9a-f]{16}")
@@ -219,7 +224,8 @@ class LiteRTRunner:
     def __init__(self, payload: bytes, threads: int):
         from ai_edge_litert.interpreter import Interpreter
 
-        self._interpreter = Interpreter(model_content=payload, num_threads=max(1, threads))
+        with native_notices_off():
+            self._interpreter = Interpreter(model_content=payload, num_threads=max(1, threads))
         self._input = self._interpreter.get_input_details()[0]["index"]
         self._output = self._interpreter.get_output_details()[0]["index"]
         self._batch = 0
@@ -227,7 +233,8 @@ class LiteRTRunner:
     def __call__(self, images: np.ndarray) -> np.ndarray:
         if images.shape[0] != self._batch:
             self._interpreter.resize_tensor_input(self._input, list(images.shape))
-            self._interpreter.allocate_tensors()
+            with native_notices_off():
+                self._interpreter.allocate_tensors()
             self._batch = images.shape[0]
         self._interpreter.set_tensor(self._input, images)
         self._interpreter.invoke()

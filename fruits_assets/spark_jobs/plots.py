@@ -75,8 +75,9 @@ def scatter(points: pd.DataFrame) -> bytes:
     return _figure_png(figure)
 
 
-def confusion(counts: list[list[int]], classes: list[str], accuracy: float) -> bytes:
-    """Test images by true class (rows) and predicted class (columns). Beyond
+def confusion(counts: list[list[int]], classes: list[str], accuracy: float, evaluation: str) -> bytes:
+    """Evaluated images (``evaluation``: the Test split, or a hold-out) by true class
+    (rows) and predicted class (columns). Beyond
     ``LABELLED_CLASSES`` the picture stops growing and drops the class names: the
     per-class table names them, and a picture sized to 100+ classes took about 50 MB
     to draw."""
@@ -84,12 +85,12 @@ def confusion(counts: list[list[int]], classes: list[str], accuracy: float) -> b
     size = max(4.0, 0.28 * min(len(classes), LABELLED_CLASSES) + 2)
     figure, axes = plt.subplots(figsize=(size + 1, size))
     shown = axes.imshow(matrix, cmap="Blues")
-    figure.colorbar(shown, ax=axes, fraction=0.046, pad=0.04, label="Test images")
+    figure.colorbar(shown, ax=axes, fraction=0.046, pad=0.04, label="images")
     if len(classes) <= LABELLED_CLASSES:
         axes.set_xticks(range(len(classes)), classes, rotation=90, fontsize=6)
         axes.set_yticks(range(len(classes)), classes, fontsize=6)
     named = "" if len(classes) <= LABELLED_CLASSES else " (index in the per-class table)"
     axes.set_xlabel(f"predicted class{named}")
     axes.set_ylabel(f"true class{named}")
-    axes.set_title(f"Confusion on the Test split (accuracy {accuracy:.1%})")
+    axes.set_title(f"Confusion, {evaluation} (accuracy {accuracy:.1%})")
     return _figure_png(figure)

@@ -1,0 +1,1 @@
+"""Maintenance: files no version needs any more, removed after a documented retention."""

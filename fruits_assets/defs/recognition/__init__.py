@@ -1,0 +1,1 @@
+"""Recognition: the first fruit-recognition model, on the PCA matrix."""

@@ -1,0 +1,200 @@
+"""Featurize raw images with MobileNetV2 in a scalar-iterator pandas UDF.
+
+The network comes from the lake (converted once, ``mobilenet.bundle``) and is shipped
+with ONE ``SparkContext.broadcast``; each Python worker builds its runner once (cached in
+this module, which workers import by reference) and reuses it for every batch of every
+task. A dict accumulator reports how many times each worker built it.
+
+An image whose content id already has features from the same model in the table keeps
+them (a join on ``image_id``); only the others go through the network (another
+accumulator counts, per class, the images inferred and reused). Classes are written a
+group at a time, each group one Delta commit replacing exactly its classes, so a failure
+keeps the groups committed before it.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import socket
+import time
+import uuid
+from typing import Iterator
+
+import numpy as np
+import pandas as pd
+from pyspark.accumulators import AccumulatorParam
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from .. import class_runs, measurements, mobilenet, tables
+from ..contracts import FeaturizedClass, FeaturizeParams, FeaturizeResult
+from ..hadoop_fs import HadoopFS
+from ..images import decode
+
+ROWS_PER_TASK = 4000
+_RUNNER: dict = {}
+
+
+class CountsByWorker(AccumulatorParam):
+    """Accumulates {key: count} (keys: worker ids, or class and what was done)."""
+
+    def zero(self, value):
+        return {}
+
+    def addInPlace(self, a, b):
+        for key, count in b.items():
+            a[key] = a.get(key, 0) + count
+        return a
+
+
+def worker_runner(key: str, spec: mobilenet.ModelSpec, broadcast, threads: int, builds):
+    """The runner of this Python worker, built on first use from the broadcast bytes."""
+    if _RUNNER.get("key") != key:
+        _RUNNER.clear()
+        _RUNNER["runner"] = mobilenet.runner(spec, broadcast.value, threads)
+        _RUNNER["key"] = key
+        builds.add({f"{socket.gethostname()}:{os.getpid()}": 1})
+    return _RUNNER["runner"]
+
+
+def _embed(runner, contents: pd.Series, size: int, batch_size: int) -> np.ndarray:
+    features = np.empty((len(contents), mobilenet.FEATURES), dtype=np.float32)
+    for start in range(0, len(contents), batch_size):
+        chunk = contents.iloc[start : start + batch_size]
+        features[start : start + len(chunk)] = runner(np.stack([decode(c, size) for c in chunk]))
+    return features
+
+
+def make_udf(spec: mobilenet.ModelSpec, broadcast, threads: int, builds, work):
+    """features(label, content, known features): the known features where there are
+    some, else the network's. ``work`` counts, per class, images inferred and reused."""
+    key = uuid.uuid4().hex
+
+    @F.pandas_udf("array<float>")
+    def features(batches: Iterator[tuple[pd.Series, pd.Series, pd.Series]]) -> Iterator[pd.Series]:
+        runner = None
+        for labels, contents, known in batches:
+            todo = known.isna().to_numpy()
+            values = list(known)
+            if todo.any():
+                runner = runner or worker_runner(key, spec, broadcast, threads, builds)
+                computed = _embed(runner, contents[todo], spec.image_size, spec.batch_size)
+                for row, vector in zip(np.flatnonzero(todo), computed):
+                    values[row] = vector
+            counted: dict[str, int] = {}
+            for label, inferred in zip(labels, todo):
+                name = f"{label}\t{'inferred' if inferred else 'reused'}"
+                counted[name] = counted.get(name, 0) + 1
+            work.add(counted)
+            yield pd.Series([v.tolist() for v in values])  # lists: what Spark makes of each row anyway
+
+    return features
+
+
+def _raw_in_runs(spark: SparkSession, raw_images: str, rows: dict[str, int]) -> tuple[DataFrame, int]:
+    """(raw images of the classes of ``rows``, Spark tasks): partitions of consecutive
+    classes (see ``class_runs``) of about ROWS_PER_TASK rows, a multiple of the slots."""
+    slots = spark.sparkContext.defaultParallelism
+    total = sum(rows.values())
+    runs = class_runs.plan(list(rows.items()), slots * max(1, math.ceil(total / (slots * ROWS_PER_TASK))))
+    if runs:
+        raw = class_runs.read_runs(lambda classes: tables.read(spark, raw_images, classes), runs)
+    else:
+        raw = tables.read(spark, raw_images, list(rows))
+    return raw.select("image_id", "path", "split", "label", "content"), max(1, len(runs))
+
+
+def chunks(classes: list[str], rows: dict[str, int], most_rows: int) -> list[list[str]]:
+    """Consecutive groups of classes of at most ``most_rows`` rows (a bigger class is a
+    group of its own): each group is written and committed before the next starts."""
+    groups: list[list[str]] = []
+    size = 0
+    for cls in classes:
+        if not groups or size + rows[cls] > most_rows:
+            groups.append([])
+            size = 0
+        groups[-1].append(cls)
+        size += rows[cls]
+    return groups
+
+
+def _with_known_features(spark: SparkSession, raw: DataFrame, features_table: str, classes: list[str], model: str) -> DataFrame:
+    """``raw`` plus ``_known``: the features the table holds for the same image id from
+    ``model`` (null where it holds none)."""
+    if not tables.exists(spark, features_table):
+        return raw.withColumn("_known", F.lit(None).cast("array<float>"))
+    known = (
+        tables.read(spark, features_table, classes)
+        .where(F.col("model") == model)
+        .select("image_id", F.col("features").alias("_known"))
+        .dropDuplicates(["image_id"])
+    )
+    return raw.join(known, "image_id", "left")
+
+
+def featurize(spark: SparkSession, params: FeaturizeParams) -> FeaturizeResult:
+    """Features for every image of ``params.classes``, reusing those an image already has
+    from the same model (none with ``force``); one commit per group of classes. The
+    classes of ``params.measure`` are only measured as the table holds them."""
+    spec = params.model.validate()
+    started = time.perf_counter()
+    payload = HadoopFS(spark).read_bytes(params.network) if params.classes else b""
+    model_seconds = time.perf_counter() - started
+    model_id = mobilenet.cache_key(spec, spec.weights)
+    every, raw_rows = [*params.classes, *params.measure], params.raw_rows
+
+    started = time.perf_counter()
+    sc = spark.sparkContext
+    broadcast = sc.broadcast(payload) if params.classes else None
+    builds = sc.accumulator({}, CountsByWorker())
+    work = sc.accumulator({}, CountsByWorker())
+    threads = spec.threads or int(sc.getConf().get("spark.task.cpus", "1"))
+    udf = make_udf(spec, broadcast, threads, builds, work)
+    commit_info = {**params.commit_info, "job": "featurize", "model": model_id}
+    per_class, tasks, rows_done, groups = {}, 0, 0, chunks(params.classes, raw_rows, params.chunk_rows)
+    if params.measure:
+        measured = measurements.of_features(tables.read(spark, params.image_features, params.measure), params.measure)
+        per_class.update({c: _featurized(measured[c], raw_rows[c], 0, 0) for c in params.measure})
+    for group in groups:
+        rows = sum(raw_rows[c] for c in group)
+        raw, group_tasks = _raw_in_runs(spark, params.raw_images, {c: raw_rows[c] for c in group})
+        if params.force:
+            raw = raw.withColumn("_known", F.lit(None).cast("array<float>"))
+        else:
+            raw = _with_known_features(spark, raw, params.image_features, group, model_id)
+        features = raw.select(
+            "image_id", "path", "split", "label", F.lit(model_id).alias("model"),
+            udf("label", "content", "_known").alias("features"),
+        )
+        tables.replace_classes(features, params.image_features, group, {**commit_info, "classes": group})
+        measured = measurements.of_features(tables.read(spark, params.image_features, group), group)
+        done = dict(work.value)
+        for cls in group:
+            per_class[cls] = _featurized(measured[cls], raw_rows[cls], done.get(f"{cls}\tinferred", 0),
+                                         done.get(f"{cls}\treused", 0))
+        rows_done += rows
+        tasks += group_tasks
+    seconds = time.perf_counter() - started
+    if broadcast is not None:
+        broadcast.unpersist()
+    inferred = sum(m.inferred for m in per_class.values())
+    return FeaturizeResult(
+        rows=rows_done,
+        inferred=inferred,
+        reused=sum(m.reused for m in per_class.values()),
+        seconds=round(seconds, 3),
+        images_per_second=round(inferred / seconds, 2) if seconds and inferred else None,
+        model_seconds=round(model_seconds, 3),
+        model=model_id,
+        threads_per_worker=threads,
+        tasks=tasks,
+        commits=len(groups),
+        model_builds_by_worker=dict(builds.value),
+        classes={c: per_class[c] for c in every},
+    )
+
+
+def _featurized(m: measurements.FeatureMeasures, raw_rows: int, inferred: int, reused: int) -> FeaturizedClass:
+    return FeaturizedClass(rows=m.rows, raw_rows=raw_rows, distinct_ids=m.distinct_ids, inferred=inferred,
+                           reused=reused, bad_vectors=m.bad_vectors, all_vectors_equal=m.all_vectors_equal)

@@ -1,0 +1,198 @@
+"""Ingest fruit classes of a Fruits-360-style tree ``<source>/<Training|Test>/<class>/<file>``.
+
+Every file under a requested class ends in exactly one of two Delta tables: ``raw_images``
+(usable images, with their bytes) or ``rejected_images`` (path, class, split and the
+reason). Both rows keep the file's size and modification time, so the tables themselves
+say which source files they hold. The source is only read.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import math
+import posixpath
+import time
+from dataclasses import dataclass, field
+from urllib.parse import urlparse
+
+import pandas as pd
+from pyspark import StorageLevel
+from pyspark.sql import DataFrame, SparkSession, Window
+from pyspark.sql import functions as F
+
+from .. import plots, tables
+from ..tables import SPLITS
+from ..contracts import IngestedClass, IngestParams, IngestResult
+from ..hadoop_fs import HadoopFS, ListedFile
+from ..images import inspect
+from ..uris import join
+
+_CHECK = "width int, height int, reason string, image_id string"
+FILES_PER_TASK = 2000  # a task lists its files in its description: 2,000 of them stay well under 1 MB
+SCANNED = "split string, label string, path string, file_size long, file_modified timestamp, content binary"
+
+
+class SourceError(ValueError):
+    """The source tree does not hold what was asked for."""
+
+
+def _inspect_udf(max_pixels: int, min_side: int):
+    """(width, height, reason, image_id) of each file: the image id is the SHA-256 of its
+    bytes, hashed here by OpenSSL (Spark's ``sha2`` runs Java's slower digest)."""
+    @F.pandas_udf(_CHECK)
+    def check(paths: pd.Series, contents: pd.Series) -> pd.DataFrame:
+        rows = [(*inspect(p, c, max_pixels, min_side), hashlib.sha256(c).hexdigest()) for p, c in zip(paths, contents)]
+        return pd.DataFrame(rows, columns=["width", "height", "reason", "image_id"]).astype(
+            {"width": "Int32", "height": "Int32"}
+        )
+
+    return check
+
+
+@dataclass
+class ClassFiles:
+    """What the listing found for one class, in both splits."""
+
+    label: str
+    folders: list[str] = field(default_factory=list)
+    files: list[tuple[str, ListedFile]] = field(default_factory=list)  # (split, file)
+
+    def skipped_reason(self, split: str, f: ListedFile) -> str | None:
+        """Why Spark's file reader would not return this file (hidden or empty), else None."""
+        folder = f"/{split}/{self.label}/"
+        relative = f.uri[f.uri.index(folder) + len(folder):] if folder in f.uri else posixpath.basename(f.uri)
+        if any(part.startswith((".", "_")) for part in relative.split("/") if part):
+            return "hidden_file"
+        return "empty_file" if f.size == 0 else None
+
+    def first_files(self, count: int) -> list[str]:
+        """The URIs of the first ``count`` files Spark reads, by split and path."""
+        readable = sorted((split, f.uri) for split, f in self.files if not self.skipped_reason(split, f))
+        return [uri for _, uri in readable[:count]]
+
+    def skipped(self) -> list[tuple]:
+        """Rows of ``rejected_images`` for the files Spark's reader would not return."""
+        reasons = [(split, f, self.skipped_reason(split, f)) for split, f in self.files]
+        return [(f.uri, self.label, split, reason, f.size, f.modified) for split, f, reason in reasons if reason]
+
+
+def list_classes(fs: HadoopFS, source_root: str, classes: list[str]) -> dict[str, ClassFiles]:
+    """Every file of each class (hidden ones too); a class with no folder is an error."""
+    listings = {}
+    for cls in classes:
+        listing = ClassFiles(cls)
+        for split in SPLITS:
+            folder = join(source_root, split, cls)
+            files = fs.list_files(folder)
+            if files or fs.exists(folder):
+                listing.folders.append(folder)
+                listing.files += [(split, f) for f in files]
+        if not listing.folders:
+            raise SourceError(f"Class {cls!r} has no folder under {source_root}/{{{','.join(SPLITS)}}}.")
+        listings[cls] = listing
+    return listings
+
+
+def _location_pattern(source_root: str) -> str:
+    """A Java regex capturing (split, class) from the path Spark reports for a file under the root."""
+    root = urlparse(source_root).path.rstrip("/")
+    return rf"^[a-zA-Z0-9+.-]+:(?://[^/]*)?\Q{root}\E/({'|'.join(SPLITS)})/([^/]+)/"
+
+
+def _scan(spark: SparkSession, source_root: str, listings: list[ClassFiles]) -> DataFrame:
+    """The files Spark's reader returns under the classes' folders, in tasks of about
+    FILES_PER_TASK files, a multiple of the cores."""
+    folders = [folder for listing in listings for folder in listing.folders]
+    files = sum(1 for listing in listings for split, f in listing.files if not listing.skipped_reason(split, f))
+    if not files:
+        return spark.createDataFrame([], SCANNED)
+    slots = spark.sparkContext.defaultParallelism
+    location = _location_pattern(source_root)
+    return (
+        spark.read.format("binaryFile").option("recursiveFileLookup", "true").load(folders)
+        .select(
+            F.regexp_extract("path", location, 1).alias("split"),
+            F.regexp_extract("path", location, 2).alias("label"),
+            "path",
+            F.col("length").alias("file_size"),
+            F.col("modificationTime").alias("file_modified"),
+            "content",
+        )
+        .coalesce(slots * max(1, math.ceil(files / (slots * FILES_PER_TASK))))
+    )
+
+
+def _thumbnails(raw: DataFrame, listings: list[ClassFiles]) -> dict[str, str]:
+    """A base64 PNG strip of the first few usable images of each class (in listing order):
+    candidates come from the listing, so only their bytes are fetched."""
+    candidates = [uri for listing in listings for uri in listing.first_files(2 * plots.THUMBNAILS_PER_CLASS)]
+    contents: dict[str, list[tuple]] = {}
+    for row in raw.where(F.col("path").isin(candidates)).select("label", "split", "path", "content").collect():
+        contents.setdefault(row["label"], []).append((row["split"], row["path"], bytes(row["content"])))
+    strips = {}
+    for label, found in contents.items():
+        chosen = [content for *_, content in sorted(found)][: plots.THUMBNAILS_PER_CLASS]
+        strips[label] = base64.b64encode(plots.thumbnail_strip(chosen)).decode()
+    return strips
+
+
+def ingest(spark: SparkSession, params: IngestParams) -> IngestResult:
+    """Ingest ``params.classes`` in one scan; replace them in ``raw_images`` and
+    ``rejected_images`` in one commit each (empty classes included)."""
+    started = time.perf_counter()
+    classes = params.classes
+    listings = list_classes(HadoopFS(spark), params.source_root, classes)
+    scanned = (
+        _scan(spark, params.source_root, list(listings.values()))
+        .withColumn("check", _inspect_udf(params.max_pixels, params.min_side)("path", "content"))
+        .select("*", "check.*")
+        .drop("check")
+        .persist(StorageLevel.MEMORY_AND_DISK)
+    )
+    found: dict[str, dict] = {c: {} for c in classes}
+    for row in scanned.groupBy("label", "reason").count().collect():  # also fills the cache
+        if row["label"] not in found:
+            raise SourceError(f"Spark read files outside the requested class folders ({row['label']!r}); nothing was written.")
+        found[row["label"]][row["reason"]] = row["count"]
+    valid = scanned.where(F.col("reason").isNull())
+    first = Window.partitionBy("label", "image_id").orderBy("path")
+    duplicated = (
+        valid.select(*tables.REJECTED_SCHEMA.names[:3], "file_size", "file_modified",
+                     F.row_number().over(first).alias("_n"))
+        .where("_n > 1").drop("_n").collect()  # few, usually none
+    )
+    duplicates = spark.createDataFrame(duplicated, "path string, label string, split string, file_size long, file_modified timestamp")
+    raw = valid.join(F.broadcast(duplicates.select("path")), "path", "left_anti").select(*tables.RAW_SCHEMA.names)
+    skipped = [row for listing in listings.values() for row in listing.skipped()]
+    rejected = (
+        scanned.where(F.col("reason").isNotNull()).select(*tables.REJECTED_SCHEMA.names)
+        .unionByName(duplicates.withColumn("reason", F.lit("duplicate")))
+        .unionByName(spark.createDataFrame(skipped, tables.REJECTED_SCHEMA))
+    )
+    reasons = {c: {r: n for r, n in found[c].items() if r is not None} for c in classes}
+    for label, reason in [(r.label, "duplicate") for r in duplicated] + [(r[1], r[3]) for r in skipped]:
+        reasons[label][reason] = reasons[label].get(reason, 0) + 1
+    thumbnails = _thumbnails(raw, list(listings.values()))
+    written = tables.count_ids(raw, classes)
+    commit_info = {**params.commit_info, "job": "ingest"}
+    tables.replace_classes(rejected, params.rejected_images, classes, commit_info)
+    tables.replace_classes(raw, params.raw_images, classes, commit_info)
+    scanned.unpersist()
+    per_class = {
+        cls: IngestedClass(
+            files=len(listings[cls].files), ingested=written[cls][0], distinct_ids=written[cls][1],
+            rejected=sum(reasons[cls].values()), rejected_by_reason=reasons[cls], thumbnails=thumbnails.get(cls),
+        )
+        for cls in classes
+    }
+    seconds = time.perf_counter() - started
+    files = sum(m.files for m in per_class.values())
+    return IngestResult(
+        files=files,
+        ingested=sum(m.ingested for m in per_class.values()),
+        rejected=sum(m.rejected for m in per_class.values()),
+        seconds=round(seconds, 3),
+        files_per_second=round(files / seconds, 2) if seconds and files else None,
+        classes=per_class,
+    )

@@ -1,0 +1,36 @@
+"""Project every image of a set of classes (both splits) on a saved PCA model, into one CSV
+file ``path,label,split,pc_1..pc_k``, rows ordered by split, label and path."""
+
+from __future__ import annotations
+
+import base64
+import time
+
+from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
+
+from .. import plots, tables
+from ..contracts import PcaProjectParams, PcaProjectResult
+from ..csv_export import write_sorted_csv
+from ..pca_model import FittedPCA
+
+SORT_KEY = ["split", "label", "path"]
+SCATTER_POINTS = 5000
+
+
+def pca_project(spark: SparkSession, params: PcaProjectParams) -> PcaProjectResult:
+    started = time.perf_counter()
+    fitted = FittedPCA.load(params.model_dir)
+    features = tables.read(spark, params.image_features, params.classes, params.version)
+    # Projected once and cached: the sort's sampling pass then reads the cache instead of
+    # projecting every row a second time.
+    projected = fitted.transform(features).persist()
+    rows = projected.count()
+    write_sorted_csv(projected, SORT_KEY, params.csv)
+    points = projected.select("label", "pc_1", F.col(f"pc_{min(2, fitted.k)}").alias("pc_2"))
+    scatter = plots.scatter(points.sample(min(1.0, SCATTER_POINTS / max(rows, 1)), seed=0).toPandas())
+    projected.unpersist()
+    return PcaProjectResult(
+        rows=rows, k=fitted.k, columns=fitted.columns, scatter_png=base64.b64encode(scatter).decode(),
+        seconds=round(time.perf_counter() - started, 3),
+    )

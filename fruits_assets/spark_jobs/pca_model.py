@@ -1,0 +1,137 @@
+"""A fitted PCA: its components and explained variance, saved as a ``pyspark.ml``
+``PCAModel`` (``PCAModel.load`` reads it), and the projection that gives the CSV's
+``pc_1..pc_k`` columns.
+
+Coordinates are the features times the components, computed with numpy in the Python
+workers (``mapInArrow``) rather than by ``PCAModel.transform``: Spark's per-row conversion
+to ML vectors and its Java matrix product took twice as long, for the same values to
+within rounding (docs/benchmarks.md). Each product is one BLAS thread over a block of
+PROJECTION_BLOCK rows, so an image's coordinates are the same bits whichever images
+share its batch (with two threads, or another block shape, they were not).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from typing import Iterator
+
+import numpy as np
+import pyarrow as pa
+from pyspark.ml.feature import PCAModel
+from pyspark.ml.linalg import DenseMatrix, DenseVector, MatrixUDT, VectorUDT
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql.types import StructField, StructType
+from threadpoolctl import threadpool_limits
+
+from .mobilenet import FEATURES
+from .uris import join
+
+PROJECTION_BLOCK = 128  # rows per matrix product; the last block of a batch is padded with zeros
+KEY_COLUMNS = ("path", "label", "split")
+MODEL_UID = "PCA_fruits_assets"
+_DATA_SCHEMA = StructType([StructField("pc", MatrixUDT()), StructField("explainedVariance", VectorUDT())])
+
+
+def check_settings(k: int | None, variance_target: float | None) -> None:
+    """Raise a ValueError that says what to fix, before any Spark work."""
+    if k is None and variance_target is None:
+        raise ValueError(f"Set either k (1..{FEATURES}) or variance_target (0 < t <= 1) for the PCA.")
+    if k is not None and not (isinstance(k, int) and 1 <= k <= FEATURES):
+        raise ValueError(f"PCA k must be an integer within 1..{FEATURES}, got {k!r}.")
+    if variance_target is not None and not 0 < variance_target <= 1:
+        raise ValueError(f"PCA variance_target must be within (0, 1], got {variance_target!r}.")
+
+
+def fixed_signs(components: np.ndarray) -> np.ndarray:
+    """``components`` (features x k) with each column's largest |loading| positive, so a
+    refit of the same data gives the same coordinates."""
+    biggest = components[np.abs(components).argmax(axis=0), np.arange(components.shape[1])]
+    return components * np.where(biggest >= 0, 1.0, -1.0)
+
+
+@dataclass(frozen=True)
+class FittedPCA:
+    """Components (features x k, unit columns) and their explained-variance ratios."""
+
+    components: np.ndarray
+    explained_variance: np.ndarray
+
+    @property
+    def k(self) -> int:
+        return self.components.shape[1]
+
+    @property
+    def columns(self) -> list[str]:
+        return [*KEY_COLUMNS, *(f"pc_{i + 1}" for i in range(self.k))]
+
+    def transform(self, features: DataFrame) -> DataFrame:
+        """path, label, split and pc_1..pc_k (double) of each row of ``features``."""
+        schema = ", ".join([*(f"{c} string" for c in KEY_COLUMNS), *(f"{c} double" for c in self.columns[len(KEY_COLUMNS):])])
+        return features.select(*KEY_COLUMNS, "features").mapInArrow(_projector(self.components, self.columns), schema)
+
+    def save(self, spark: SparkSession, uri: str) -> None:
+        """Write the model in Spark ML's own layout (``metadata/`` and ``data/``), replacing
+        what ``uri`` held: ``pyspark.ml.feature.PCAModel.load(uri)`` reads it."""
+        features, k = self.components.shape
+        metadata = {
+            "class": "org.apache.spark.ml.feature.PCAModel", "timestamp": int(time.time() * 1000),
+            "sparkVersion": spark.version, "uid": MODEL_UID,
+            "paramMap": {"k": k, "inputCol": "features", "outputCol": "pca"},
+            "defaultParamMap": {"outputCol": f"{MODEL_UID}__output"},
+        }
+        pc = DenseMatrix(features, k, self.components.ravel(order="F").tolist())
+        data = spark.createDataFrame([(pc, DenseVector(self.explained_variance.tolist()))], _DATA_SCHEMA)
+        data.coalesce(1).write.mode("overwrite").parquet(join(uri, "data"))
+        spark.createDataFrame([(json.dumps(metadata),)], "value string").coalesce(1).write.mode("overwrite").text(
+            join(uri, "metadata")
+        )
+
+    @classmethod
+    def load(cls, uri: str) -> "FittedPCA":
+        """The model saved at ``uri`` (through ``PCAModel.load``: needs a Spark session)."""
+        model = PCAModel.load(uri)
+        return cls(model.pc.toArray(), model.explainedVariance.toArray())
+
+    @classmethod
+    def from_data(cls, data: pa.Table) -> "FittedPCA":
+        """The model from the rows of its ``data/`` Parquet, read without Spark."""
+        row = data.to_pylist()[0]
+        pc, explained = row["pc"], row["explainedVariance"]
+        order = "C" if pc["isTransposed"] else "F"
+        components = np.asarray(pc["values"]).reshape((pc["numRows"], pc["numCols"]), order=order)
+        return cls(components, np.asarray(explained["values"]))
+
+
+def _projector(components: np.ndarray, columns: list[str]):
+    """The ``mapInArrow`` function of ``FittedPCA.transform``."""
+    def project(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        for batch in batches:
+            coordinates = project_rows(batch.column("features"), components)
+            yield pa.RecordBatch.from_arrays(
+                [*(batch.column(c) for c in KEY_COLUMNS), *(pa.array(coordinates[:, j]) for j in range(coordinates.shape[1]))],
+                names=columns,
+            )
+
+    return project
+
+
+def project_rows(features: pa.ListArray, components: np.ndarray) -> np.ndarray:
+    """(rows, k) float64 coordinates of the rows of ``features`` (lists of the features'
+    length) in ``components`` (features x k): products of PROJECTION_BLOCK rows on one
+    BLAS thread, so each row's coordinates are the same bits whatever rows come with it."""
+    rows, width = len(features), components.shape[0]
+    values = features.flatten().to_numpy(zero_copy_only=False)
+    if features.null_count or values.size != rows * width:
+        raise ValueError(f"Every image needs {width} feature values to be projected; some rows are missing or of another length.")
+    values = values.reshape(rows, width)
+    coordinates = np.empty((rows, components.shape[1]))
+    block = np.zeros((PROJECTION_BLOCK, width))
+    with threadpool_limits(limits=1, user_api="blas"):
+        for start in range(0, rows, PROJECTION_BLOCK):
+            part = values[start : start + PROJECTION_BLOCK]
+            block[: len(part)] = part
+            block[len(part) :] = 0.0
+            coordinates[start : start + len(part)] = (block @ components)[: len(part)]
+    return coordinates

@@ -1,0 +1,102 @@
+"""The lake's Delta tables as the jobs see them: schemas, the partition column, reading a
+set of fruit classes, and replacing a set of classes in one commit."""
+
+from __future__ import annotations
+
+import json
+
+from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql.types import (
+    ArrayType,
+    BinaryType,
+    FloatType,
+    IntegerType,
+    LongType,
+    StringType,
+    StructField,
+    StructType,
+    TimestampType,
+)
+
+from .hadoop_fs import HadoopFS
+from .uris import join
+
+PARTITION = "label"  # every table is partitioned by fruit class
+SPLITS = ("Training", "Test")  # the values of the split column: the source's top folders
+_FILE = [StructField("file_size", LongType()), StructField("file_modified", TimestampType())]
+RAW_SCHEMA = StructType(
+    [StructField(n, StringType()) for n in ("image_id", "path", "split", "label")]
+    + [StructField("width", IntegerType()), StructField("height", IntegerType()), *_FILE]
+    + [StructField("content", BinaryType())]
+)
+REJECTED_SCHEMA = StructType([StructField(n, StringType()) for n in ("path", "label", "split", "reason")] + _FILE)
+FEATURES_SCHEMA = StructType(
+    [StructField(n, StringType()) for n in ("image_id", "path", "split", "label", "model")]
+    + [StructField("features", ArrayType(FloatType()))]
+)
+
+
+def of_classes(classes: list[str]) -> Column:
+    return F.col(PARTITION).isin(classes)
+
+
+def _sql_string(value: str) -> str:
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def classes_predicate(classes: list[str]) -> str:
+    """The SQL predicate selecting exactly ``classes`` (for ``replaceWhere``)."""
+    return f"{PARTITION} IN ({', '.join(map(_sql_string, classes))})" if classes else "false"
+
+
+def exists(spark: SparkSession, location: str) -> bool:
+    return HadoopFS(spark).exists(join(location, "_delta_log"))
+
+
+def read(spark: SparkSession, location: str, classes: list[str], version: int | None = None) -> DataFrame:
+    """The rows of ``classes`` in the table at ``location`` (at ``version``, else the current one)."""
+    reader = spark.read.format("delta")
+    if version is not None:
+        reader = reader.option("versionAsOf", version)
+    return reader.load(location).where(of_classes(classes))
+
+
+def replace_classes(df: DataFrame, location: str, classes: list[str], commit_info: dict) -> None:
+    """Write ``df`` (rows of ``classes`` only) as ONE commit that replaces exactly those
+    classes, leaving the other classes' files untouched; ``commit_info`` goes into the
+    commit's ``userMetadata``. Creates the table on first use."""
+    (
+        df.write.format("delta")
+        .mode("overwrite")
+        .option("replaceWhere", classes_predicate(classes))
+        .option("userMetadata", json.dumps(commit_info, sort_keys=True))
+        .partitionBy(PARTITION)
+        .save(location)
+    )
+
+
+def sql_name(location: str) -> str:
+    """The table at ``location`` as Spark SQL names it."""
+    return f"delta.`{location.replace('`', '``')}`"
+
+
+def version(spark: SparkSession, location: str) -> int:
+    """The table's current version."""
+    return spark.sql(f"DESCRIBE HISTORY {sql_name(location)} LIMIT 1").first()["version"]
+
+
+def last_operation(spark: SparkSession, location: str, operation: str) -> dict | None:
+    """The latest commit of ``operation`` in the table's history (as a dict), or None."""
+    found = spark.sql(f"DESCRIBE HISTORY {sql_name(location)}").where(F.col("operation") == operation).orderBy(
+        F.col("version").desc()).first()
+    return None if found is None else found.asDict()
+
+
+def count_ids(df: DataFrame, classes: list[str]) -> dict[str, tuple[int, int]]:
+    """{class: (rows, distinct image ids)} of ``df``; a class without rows counts (0, 0)."""
+    counted = df.groupBy(PARTITION).agg(
+        F.count("*").alias("rows"), F.countDistinct("image_id").alias("ids")
+    )
+    found = {row[PARTITION]: (row["rows"], row["ids"]) for row in counted.collect()}
+    return {c: found.get(c, (0, 0)) for c in classes}
