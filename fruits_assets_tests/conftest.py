@@ -1,4 +1,8 @@
-"""Shared fixtures: one local Spark session, the real sample, a cached model."""
+"""Shared fixtures: one local Spark session, the real sample, the converted networks, lakes,
+the project's definitions on a test lake, a loopback S3 server.
+
+Tests marked ``fast`` start no JVM and no TensorFlow (``make test-fast``); every other
+test is in the rest of the suite."""
 
 import json
 import logging
@@ -7,39 +11,32 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.request
 from pathlib import Path
 
 import pytest
 
-from fruits_assets.spark_jobs import jobs
-from fruits_assets.spark_jobs.contracts import FeaturizeParams, IngestParams
-from fruits_assets.spark_jobs.mobilenet import ModelSpec
-from fruits_assets.spark_jobs.layout import MODEL_CACHE
-from fruits_assets.spark_jobs.session import build_session
+from fruits_assets.spark_jobs.mobilenet import ModelSpec, bundle, cache_key
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_SAMPLE = REPO.parent / "shared" / "fruits-360-sample"
-RANDOM_MODEL = {"weights": "random", "seed": 7}
+RANDOM_MODEL = {"weights": "random"}  # ImageNet weights cannot be downloaded in CI
+MODEL_CACHE = "models/mobilenet_v2"
 
-# For writer scripts run in a subprocess: call die_inside_first_commit() to be killed
-# inside the first commit (data moved, or copied on S3; _COMMITTED not yet written).
-KILL_INSIDE_FIRST_COMMIT = """
-def die_inside_first_commit():
-    import os, signal
-    from fruits_assets.spark_jobs import hadoop_fs
-    original = hadoop_fs.HadoopFS.write_bytes
-    def write_bytes(self, uri, data):
-        if uri.endswith("/_COMMITTED"):
-            os.killpg(os.getpgid(0), signal.SIGKILL)
-        return original(self, uri, data)
-    hadoop_fs.HadoopFS.write_bytes = write_bytes
-"""
+
+def pytest_collection_modifyitems(items):
+    """A test that asks for the ``spark`` fixture is never in the fast tier."""
+    for item in items:
+        if "spark" in getattr(item, "fixturenames", ()) and item.get_closest_marker("fast"):
+            raise pytest.UsageError(f"{item.nodeid} is marked fast but starts Spark")
 
 
 @pytest.fixture(scope="session")
 def spark():
+    from fruits_assets.spark_jobs.session import build_session
+
     session = build_session("local[2]")
     yield session
     session.stop()
@@ -48,47 +45,20 @@ def spark():
 @pytest.fixture(scope="session")
 def real_sample() -> Path:
     if not (SHARED_SAMPLE / "Training").is_dir():
-        pytest.fail(f"The real Fruits-360 sample is expected at {SHARED_SAMPLE} (see DEVELOPERS.md).")
+        pytest.fail(f"The real Fruits-360 sample is expected at {SHARED_SAMPLE} (see README.md).")
     return SHARED_SAMPLE
 
 
 @pytest.fixture(scope="session")
-def model_cache(tmp_path_factory, spark) -> Path:
-    """A lake model cache holding the seeded-random LiteRT and Keras bundles, built once."""
-    from fruits_assets.spark_jobs.featurize import load_bundle
-    from fruits_assets.spark_jobs.mobilenet import ModelSpec
-    from fruits_assets.spark_jobs.versioned import VersionedLake
-
-    lake = tmp_path_factory.mktemp("model-lake")
+def model_cache(tmp_path_factory) -> Path:
+    """A lake model cache holding the seeded-random LiteRT and Keras networks, converted once."""
+    folder = tmp_path_factory.mktemp("model-lake") / MODEL_CACHE
+    folder.mkdir(parents=True)
     for backend in ("litert", "keras"):
-        load_bundle(VersionedLake(spark, f"file://{lake}"), ModelSpec(**RANDOM_MODEL, backend=backend))
-    return lake / MODEL_CACHE
-
-
-def project_env(*drop_prefixes: str, **settings: str) -> dict:
-    """This process's environment without its FRUITS_/DAGSTER_ settings (and any other
-    ``drop_prefixes``), on local[2] Spark with seeded random weights (ImageNet cannot be
-    downloaded in CI), plus ``settings``: for subprocesses."""
-    dropped = ("FRUITS_", "DAGSTER_", *drop_prefixes)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(dropped)}
-    return {**env, "FRUITS_SPARK_MASTER": "local[2]", "FRUITS_WEIGHTS": "random", **settings}
-
-
-@pytest.fixture(scope="session")
-def pipeline_run(tmp_path_factory):
-    """``python -m fruits_assets.cli run`` on the embedded sample, lake moved by FRUITS_LAKE:
-    (home, lake, its output: stdout then stderr, environment of the run)."""
-    import subprocess
-    import sys
-
-    home = tmp_path_factory.mktemp("home")
-    lake = tmp_path_factory.mktemp("elsewhere") / "lake"
-    env = project_env(FRUITS_HOME=str(home), FRUITS_LAKE=str(lake), DAGSTER_HOME=str(home / "dh"))
-    result = subprocess.run(
-        [sys.executable, "-m", "fruits_assets.cli", "run"], cwd=REPO, env=env, capture_output=True, text=True, timeout=900,
-    )
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-5000:]
-    return home, lake, result.stdout + result.stderr, env
+        spec = ModelSpec(**RANDOM_MODEL, backend=backend).validate()
+        payload, weights = bundle(spec)
+        (folder / f"{cache_key(spec, weights)}.bin").write_bytes(payload)
+    return folder
 
 
 def seed_lake(root: Path, model_cache: Path) -> Path:
@@ -102,36 +72,89 @@ def lake(tmp_path, model_cache) -> Path:
     return seed_lake(tmp_path / "lake", model_cache)
 
 
-def lake_uri(path: Path) -> str:
-    return f"file://{path}"
+def table(lake: Path, name: str) -> str:
+    """The Spark location of one of ``lake``'s Delta tables."""
+    return f"file://{lake}/tables/{name}"
 
 
-def current_dir(spark, lake: Path, table: str, partition: str) -> Path:
-    """The folder of the current committed version of one partition of ``table``."""
-    from fruits_assets.spark_jobs.versioned import VersionedLake
+def network(lake: Path, backend: str = "litert") -> tuple[str, ModelSpec]:
+    """(Spark location, resolved spec) of the seeded-random network in ``lake``'s cache."""
+    spec = ModelSpec(**RANDOM_MODEL, backend=backend).validate()
+    return f"file://{lake}/{MODEL_CACHE}/{cache_key(spec, spec.weights)}.bin", spec
 
-    return Path(VersionedLake(spark, lake_uri(lake)).current(table, partition).removeprefix("file://"))
+
+def raw_rows(lake: Path, classes: list[str]) -> dict[str, int]:
+    """{class: its rows in raw_images}, read with delta-rs as the Dagster side does."""
+    from deltalake import DeltaTable
+
+    labels = DeltaTable(str(lake / "tables" / "raw_images")).to_pyarrow_table(columns=["label"]).column("label").to_pylist()
+    return {c: labels.count(c) for c in classes}
 
 
-def run_images(spark, source: Path, lake: Path, classes: list[str], model=None) -> tuple[dict, dict]:
-    """Ingest and featurize ``classes``; return both jobs' metrics."""
-    ingested = jobs.run(spark, IngestParams(source_root=f"file://{source}", lake_root=lake_uri(lake), classes=classes)
-    )
-    featurized = jobs.run(spark, FeaturizeParams(lake_root=lake_uri(lake), classes=classes, model=ModelSpec(**(model or RANDOM_MODEL)))
-    )
+def run_images(spark, source: Path, lake: Path, classes: list[str], **featurize) -> tuple:
+    """Ingest and featurize ``classes`` with the Spark jobs; return both results."""
+    from fruits_assets.spark_jobs import jobs
+    from fruits_assets.spark_jobs.contracts import FeaturizeParams, IngestParams
+
+    ingested = jobs.run(spark, IngestParams(source_root=f"file://{source}", raw_images=table(lake, "raw_images"),
+                                            rejected_images=table(lake, "rejected_images"), classes=classes))
+    uri, spec = network(lake)
+    featurized = jobs.run(spark, FeaturizeParams(
+        raw_images=table(lake, "raw_images"), image_features=table(lake, "image_features"), network=uri,
+        classes=classes, raw_rows=raw_rows(lake, classes), model=spec, **featurize,
+    ))
     return ingested, featurized
+
+
+def project_env(*drop_prefixes: str, **settings: str) -> dict:
+    """This process's environment without its FRUITS_/DAGSTER_ settings (and any other
+    ``drop_prefixes``), on local[2] Spark with seeded random weights, plus ``settings``:
+    for subprocesses and for the definitions of ``project``."""
+    dropped = ("FRUITS_", "DAGSTER_", *drop_prefixes)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(dropped)}
+    return {**env, "FRUITS_SPARK_MASTER": "local[2]", "FRUITS_WEIGHTS": "random", **settings}
+
+
+@pytest.fixture
+def project(monkeypatch, tmp_path):
+    """``make(lake, source)``: the project's own definitions (``fruits_assets.definitions``)
+    with their resources set by the environment, as ``make run`` and the UI set them."""
+    from fruits_assets.definitions import defs
+
+    def make(lake: Path, source: Path | None = None, **settings: str):
+        env = project_env(FRUITS_HOME=str(tmp_path), FRUITS_LAKE=str(lake), **settings,
+                          **({"FRUITS_SOURCE": str(source)} if source else {}))
+        for name in [k for k in os.environ if k.startswith("FRUITS_")]:
+            monkeypatch.delenv(name)
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        return defs()
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def pipeline_run(tmp_path_factory):
+    """``python -m fruits_assets.cli run`` on the embedded sample, lake moved by FRUITS_LAKE:
+    (home, lake, its output: stdout then stderr, environment of the run)."""
+    home = tmp_path_factory.mktemp("home")
+    lake = tmp_path_factory.mktemp("elsewhere") / "lake"
+    env = project_env(FRUITS_HOME=str(home), FRUITS_LAKE=str(lake), DAGSTER_HOME=str(home / "dh"))
+    (home / "dh").mkdir()
+    shutil.copy(REPO / "dagster.yaml", home / "dh" / "dagster.yaml")
+    result = subprocess.run(
+        [sys.executable, "-m", "fruits_assets.cli", "run"], cwd=REPO, env=env, capture_output=True, text=True, timeout=900,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-5000:]
+    return home, lake, result.stdout + result.stderr, env
 
 
 @pytest.fixture(scope="session")
 def s3_server():
-    """A moto S3 (and STS) server on loopback, recording every request it receives."""
-    import socket
-
+    """A moto S3 (and STS) server on loopback."""
     from moto.server import ThreadedMotoServer
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()

@@ -11,10 +11,12 @@ from dagster import EnvVar, build_resources
 from fruits_assets.deployments import aws_resources, check_aws_settings, local_resources
 from fruits_assets.resources import EmrSpark
 from fruits_assets.resources.spark import reads_s3a
-from fruits_assets.spark_jobs.contracts import IngestParams, PcaProjectParams
+from fruits_assets.spark_jobs.contracts import IngestParams, VacuumParams
 from fruits_assets.resources.emr_release import DEFAULT_RELEASE
 from fruits_assets.settings import DeploymentError
 from fruits_assets_tests.conftest import REPO, project_env
+
+pytestmark = pytest.mark.fast
 
 AWS_SETTINGS = {
     "FRUITS_LAKE": "s3://fruits-lake-eu/lake", "FRUITS_SOURCE": "s3://fruits-lake-eu/source",
@@ -104,9 +106,10 @@ def test_local_deployment_reads_an_s3_lake_or_source_through_s3a(monkeypatch, tm
     with build_resources({"source": resources["source"], "lake": resources["lake"]}) as built:
         assert built.source.spark_root == "s3a://fruits-source/fruits-360"
         assert built.lake.spark_root == f"file://{tmp_path / 'lake'}"
-        ingest = IngestParams(source_root=built.source.spark_root, lake_root=built.lake.spark_root, classes=["Kiwi"])
+        ingest = IngestParams(source_root=built.source.spark_root, raw_images=built.lake.spark_uri("tables/raw_images"),
+                              rejected_images=built.lake.spark_uri("tables/rejected_images"), classes=["Kiwi"])
     assert reads_s3a(ingest), "the session gets the S3A jars for this job"
-    assert not reads_s3a(PcaProjectParams(lake_root=f"file://{tmp_path / 'lake'}"))
+    assert not reads_s3a(VacuumParams(tables={"raw_images": f"file://{tmp_path / 'lake'}/tables/raw_images"}))
 
 
 def test_importing_the_aws_definitions_reads_no_credentials(tmp_path):
@@ -116,9 +119,9 @@ def test_importing_the_aws_definitions_reads_no_credentials(tmp_path):
         "def refuse(self, *a, **k): raise SystemExit('credentials were read at import')\n"
         "botocore.session.Session.get_credentials = refuse\n"
         "from fruits_assets.definitions import defs\n"
-        "print(sorted(defs.resources))\n"
+        "print(sorted(defs().resources))\n"
     )
     result = subprocess.run([sys.executable, "-c", probe], cwd=REPO, env=_no_aws_env(tmp_path, **AWS_SETTINGS),
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "lake_io_manager" in result.stdout
+    assert "io_manager" in result.stdout

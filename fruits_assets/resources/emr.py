@@ -92,6 +92,7 @@ class EmrStepError(RuntimeError):
 
 
 STDERR_LINES = 30
+STEP_ARGUMENT_CHARACTERS = 10_000  # EMR refuses a step argument of more than 10,280 characters
 
 
 def step_stderr_tail(s3, uri: str, wait_seconds: float, poll_seconds: float) -> str | None:
@@ -214,7 +215,20 @@ class EmrSpark(SparkRuntime):
             "Tags": [{"Key": RUN_TAG, "Value": run_id}, {"Key": "project", "Value": "fruits_assets"}],
         }
 
-    def step_request(self, params: Contract, entry_uri: str, env: dict[str, str]) -> dict[str, Any]:
+    def params_argument(self, params: Contract, s3=None) -> str:
+        """The step's parameters argument: their JSON, or, when longer than EMR takes in a
+        step argument (hundreds of classes), ``@`` and the URI of an object holding it
+        (written with ``s3``, when given)."""
+        text = params.to_json()
+        if len(text) <= STEP_ARGUMENT_CHARACTERS:
+            return text
+        uri = self._uri("params", f"{hashlib.sha256(text.encode()).hexdigest()[:16]}.json")
+        if s3 is not None:
+            bucket, key = split_s3_uri(uri)
+            s3.put_object(Bucket=bucket, Key=key, Body=text.encode())
+        return f"@{uri}"
+
+    def step_request(self, params: Contract, entry_uri: str, env: dict[str, str], s3=None) -> dict[str, Any]:
         """The ``add_job_flow_steps`` step: spark-submit of the entry with the Pipes env vars."""
         conf = {
             "spark.pyspark.python": self.release.python,
@@ -225,7 +239,7 @@ class EmrSpark(SparkRuntime):
         args = ["spark-submit", "--deploy-mode", "cluster"]
         for key, value in conf.items():
             args += ["--conf", f"{key}={value}"]
-        args += [entry_uri, params.job, params.to_json()]
+        args += [entry_uri, params.job, self.params_argument(params, s3)]
         return {
             "Name": f"fruits_assets {params.job}",
             "ActionOnFailure": "CONTINUE",
@@ -256,7 +270,7 @@ class EmrSpark(SparkRuntime):
             include_stdio_in_messages=True,
         )
         with open_pipes_session(context=context, message_reader=reader, context_injector=PipesEnvContextInjector()) as session:
-            step = self.step_request(params, staged["entry"], session.get_bootstrap_env_vars())
+            step = self.step_request(params, staged["entry"], session.get_bootstrap_env_vars(), s3)
             started = time.monotonic()  # from submission: the step's whole time on the cluster
             step_id = emr.add_job_flow_steps(JobFlowId=cluster, Steps=[step])["StepIds"][0]
             context.log.info(f"EMR step {step_id} ({name}) submitted to cluster {cluster}")

@@ -48,7 +48,7 @@ def _partial_moments(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
 
 def covariance(rows_of: DataFrame) -> tuple[int, np.ndarray, int]:
     """(rows, covariance, partitions summed in parallel) of the ``features`` column."""
-    partitions = min(rows_of.rdd.getNumPartitions(), MAX_MOMENT_PARTITIONS)
+    partitions = max(1, min(rows_of.rdd.getNumPartitions(), MAX_MOMENT_PARTITIONS))  # 0 when Delta skips every file
     parts = sorted(
         rows_of.select("features").coalesce(partitions).mapInPandas(_partial_moments, MOMENTS_SCHEMA).collect(),
         key=lambda part: part.part,

@@ -5,6 +5,7 @@ from collections import Counter
 
 import pytest
 
+from fruits_assets.spark_jobs import tables
 from fruits_assets.spark_jobs.class_runs import Share, plan, read_runs
 
 
@@ -29,22 +30,26 @@ def _check(counts: list[tuple[str, int]], tasks: int) -> list[list[Share]]:
     return runs
 
 
+@pytest.mark.fast
 def test_equal_classes_split_at_a_class_boundary():
     runs = _check([(f"c{i:02d}", 50) for i in range(24)], 2)
     assert all(s.whole for run in runs for s in run)
     assert [len(run) for run in runs] == [12, 12]
 
 
+@pytest.mark.fast
 def test_one_class_is_shared_by_every_task():
     runs = _check([("Apple", 490)], 4)
     assert [(s.start, s.end) for run in runs for s in run] == [(0.0, 0.25), (0.25, 0.5), (0.5, 0.75), (0.75, 1.0)]
 
 
+@pytest.mark.fast
 def test_uneven_and_empty_classes():
     runs = _check([("a", 7), ("b", 0), ("c", 120), ("d", 3)], 4)
     assert "b" not in {s.label for run in runs for s in run}
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize("seed", range(20))
 def test_random_layouts(seed):
     rng = random.Random(seed)
@@ -53,19 +58,19 @@ def test_random_layouts(seed):
         _check(counts, rng.randint(1, 30))
 
 
+@pytest.mark.fast
 def test_no_rows_no_runs():
     assert plan([("a", 0), ("b", 0)], 2) == []
 
 
 def test_read_runs_gives_one_partition_per_run_and_every_row_once(spark, tmp_path):
     counts = [("a", 30), ("b", 200), ("c", 10), ("d", 160)]
-    uris = {}
-    for label, rows in counts:
-        uris[label] = f"file://{tmp_path / label}"
-        spark.createDataFrame([(f"{label}-{i}", label) for i in range(rows)], "image_id string, label string") \
-            .repartition(3).write.parquet(uris[label])
+    location = f"file://{tmp_path / 'table'}"
+    rows = [(f"{label}-{i}", label) for label, n in counts for i in range(n)]
+    spark.createDataFrame(rows, "image_id string, label string").repartition(3).write.format("delta") \
+        .partitionBy("label").save(location)
     runs = plan(counts, 3)
-    parts = read_runs(spark, uris, runs).rdd.glom().collect()
+    parts = read_runs(lambda classes: tables.read(spark, location, classes), runs).rdd.glom().collect()
 
     assert len(parts) == len(runs) == 3
     ids = Counter(row.image_id for part in parts for row in part)

@@ -18,18 +18,23 @@ from fruits_assets.spark_jobs.contracts import (
 )
 from fruits_assets.spark_jobs.mobilenet import ModelSpec
 
+pytestmark = pytest.mark.fast
+
 
 def test_parameters_round_trip_with_their_nested_model_spec():
-    params = FeaturizeParams(lake_root="s3://lake", classes=["Kiwi"], model=ModelSpec(weights="random", seed=3), force=True)
+    params = FeaturizeParams(raw_images="s3://lake/tables/raw_images", image_features="s3://lake/tables/image_features",
+                             network="s3://lake/models/n.bin", classes=["Kiwi"], raw_rows={"Kiwi": 3},
+                             model=ModelSpec(weights="random", seed=3), force=True)
     back = FeaturizeParams.from_json(params.to_json())
     assert back == params and isinstance(back.model, ModelSpec)
 
 
 def test_a_result_round_trips_with_nested_classes_and_runtime():
     result = FeaturizeResult(
-        seconds=1.5, rows=3, inferred=2, reused=1, unchanged_classes=[], images_per_second=None, model_seconds=0.1,
-        weights="random", backend="litert", model="m", threads_per_worker=1, tasks=2, model_builds_by_worker={"w": 1},
-        classes={"Kiwi": FeaturizedClass(uri="s3://lake/v=1", rows=3, inferred=2, reused=1, unchanged=False)},
+        seconds=1.5, rows=3, inferred=2, reused=1, images_per_second=None, model_seconds=0.1, model="m",
+        threads_per_worker=1, tasks=2, commits=1, model_builds_by_worker={"w": 1},
+        classes={"Kiwi": FeaturizedClass(rows=3, raw_rows=3, distinct_ids=3, inferred=2, reused=1, bad_vectors=0,
+                                         all_vectors_equal=False)},
         runtime=Runtime(emr_cluster_id="j-1", emr_step_id="s-1", emr_console_url="https://x", emr_step_seconds=3),
     )
     back = FeaturizeResult.from_json(result.to_json())
@@ -40,7 +45,7 @@ def test_a_result_round_trips_with_nested_classes_and_runtime():
 
 def test_an_unknown_field_is_refused():
     with pytest.raises(ValueError, match=r"IngestParams has no field\(s\) \['workers'\]"):
-        IngestParams.from_dict({"source_root": "s", "lake_root": "l", "classes": [], "workers": 4})
+        IngestParams.from_dict({"source_root": "s", "raw_images": "r", "rejected_images": "j", "classes": [], "workers": 4})
     with pytest.raises(TypeError):
         PcaFitResult.from_dict({"seconds": 1.0})  # required fields missing
 
@@ -52,6 +57,6 @@ def test_every_job_has_parameters_and_a_result_type():
         assert issubclass(params.result_type, JobResult)
 
 
-def test_run_refuses_what_is_not_a_job_s_parameters(spark):
+def test_run_refuses_what_is_not_a_job_s_parameters():
     with pytest.raises(TypeError, match="Not the parameters of a job"):
-        jobs.run(spark, {"job": "ingest"})
+        jobs.run(None, {"job": "ingest"})

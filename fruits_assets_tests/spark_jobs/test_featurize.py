@@ -4,18 +4,29 @@ import numpy as np
 import pytest
 from pyspark import SparkContext
 
-from fruits_assets.spark_jobs import jobs, mobilenet
+from fruits_assets.spark_jobs import jobs, mobilenet, tables
 from fruits_assets.spark_jobs.contracts import FeaturizeParams
 from fruits_assets.spark_jobs.images import decode
-from fruits_assets.spark_jobs.versioned import VersionedLake
-from fruits_assets_tests.conftest import RANDOM_MODEL, current_dir, lake_uri, run_images
+from fruits_assets_tests.conftest import RANDOM_MODEL, network, raw_rows, run_images, table
 
 CLASSES = ["Apple Golden 1", "Cherry Rainier 1", "Tomato Heart 1"]
 
 
 def _features(spark, lake, classes=CLASSES) -> dict[str, np.ndarray]:
-    rows = VersionedLake(spark, lake_uri(lake)).read_parquet("image_features", classes).collect()
+    rows = tables.read(spark, table(lake, "image_features"), classes).collect()
     return {r.image_id: np.asarray(r.features, dtype=np.float32) for r in rows}
+
+
+def _featurize(spark, lake, classes=CLASSES, backend="litert", **settings):
+    uri, spec = network(lake, backend)
+    counted = raw_rows(lake, [*classes, *settings.get("measure", [])])
+    return jobs.run(spark, FeaturizeParams(
+        raw_images=table(lake, "raw_images"), image_features=table(lake, "image_features"), network=uri,
+        classes=classes, raw_rows=counted, model=spec, **settings))
+
+
+def _files(lake, cls: str) -> list:
+    return list((lake / "tables" / "image_features" / f"label={cls}").glob("part-*"))
 
 
 def _last_plan_with_model(spark) -> str:
@@ -54,18 +65,35 @@ def test_features_contract_and_determinism(spark, real_sample, lake, broadcasts)
     assert first.tasks >= len(builds)
 
     # tasks hold consecutive classes: a file per class and task boundary, and no shuffle of the features
-    files = [f for c in CLASSES for f in current_dir(spark, lake, "image_features", c).glob("part-*")]
+    files = [f for c in CLASSES for f in _files(lake, c)]
     assert len(files) <= len(CLASSES) + first.tasks - 1
     above_model = _last_plan_with_model(spark).split("ArrowEvalPython")[0]
     assert "Exchange" not in above_model, above_model
+    assert {c: (m.rows, m.raw_rows, m.distinct_ids, m.bad_vectors, m.all_vectors_equal) for c, m in first.classes.items()} \
+        == {c: (50, 50, 50, 0, False) for c in CLASSES}
 
-    params = FeaturizeParams(lake_root=lake_uri(lake), classes=CLASSES, model=mobilenet.ModelSpec(**RANDOM_MODEL), force=True)
-    second = jobs.run(spark, params)
-    assert len(broadcasts) == 2
+    second = _featurize(spark, lake, force=True)
+    assert len(broadcasts) == 2 and second.inferred == 150 and second.reused == 0
     again = _features(spark, lake)
     assert again.keys() == features.keys()
     assert all(np.array_equal(features[k], again[k]) for k in features)
-    assert second.weights == "random"
+
+
+def test_features_of_the_same_model_are_reused_by_content_id(spark, real_sample, lake):
+    _, first = run_images(spark, real_sample, lake, CLASSES)
+    assert first.inferred == 150 and first.reused == 0
+    again = _featurize(spark, lake, CLASSES[:2], chunk_rows=1)
+    assert again.inferred == 0 and again.reused == 100 and again.commits == 2, "a commit per class: rows_per_commit 1"
+    other = _featurize(spark, lake, CLASSES[:1], backend="keras")
+    assert other.inferred == 50 and other.reused == 0, "another model computes every feature again"
+
+
+def test_classes_to_measure_are_measured_as_the_table_holds_them(spark, real_sample, lake):
+    run_images(spark, real_sample, lake, CLASSES)
+    version = tables.version(spark, table(lake, "image_features"))
+    measured = _featurize(spark, lake, classes=[], measure=CLASSES[:1])
+    assert measured.classes[CLASSES[0]].rows == 50 and measured.classes[CLASSES[0]].inferred == 0
+    assert tables.version(spark, table(lake, "image_features")) == version, "measuring writes nothing"
 
 
 def test_keras_and_litert_agree_on_real_images(real_sample, model_cache):
@@ -126,6 +154,7 @@ def test_weights_file_is_loaded(tmp_path):
         np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize(
     "settings,message",
     [({"weights": "/nope/weights.h5"}, "does not exist"), ({"backend": "onnx"}, "Unknown backend"),
@@ -145,4 +174,4 @@ def test_one_image_is_one_task_and_one_file(spark, real_sample, lake, tmp_path):
     _, featurized = run_images(spark, source, lake, ["Kiwi"])
 
     assert featurized.rows == 1 and featurized.tasks == 1
-    assert len(list(current_dir(spark, lake, "image_features", "Kiwi").glob("part-*"))) == 1
+    assert len(_files(lake, "Kiwi")) == 1

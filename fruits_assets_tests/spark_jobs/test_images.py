@@ -6,6 +6,8 @@ import pytest
 from fruits_assets.spark_jobs.images import decode, inspect, reason_for_name
 from fruits_assets_tests import corpus
 
+pytestmark = pytest.mark.fast
+
 
 @pytest.fixture(scope="module")
 def odd_files(tmp_path_factory, real_sample):

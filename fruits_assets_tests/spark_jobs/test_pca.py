@@ -1,20 +1,21 @@
-"""PCA: k by target and fixed, variance, a parallel covariance that gives the same CSV bytes
-every run, sign determinism, the CSV contract."""
+"""PCA: k by target and fixed, at a pinned version of the features; the model saved as a
+pyspark.ml PCAModel; a covariance summed in parallel that gives the same CSV bytes every
+run; the CSV contract; the coordinates those of PCAModel.transform."""
 
 import io
-from dataclasses import replace
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
+from pyspark.ml.feature import PCA, PCAModel
 from pyspark.ml.functions import array_to_vector, vector_to_array
 
-from fruits_assets.spark_jobs import jobs
+from fruits_assets.spark_jobs import jobs, tables
 from fruits_assets.spark_jobs.contracts import PcaFitParams, PcaProjectParams
-from fruits_assets.spark_jobs.pca import FittedPCA, check_settings, project_rows
-from fruits_assets.spark_jobs.versioned import VersionedLake
-from fruits_assets_tests.conftest import lake_uri, run_images, seed_lake
+from fruits_assets.spark_jobs.pca_model import FittedPCA, check_settings, project_rows
+from fruits_assets_tests.conftest import run_images, seed_lake, table
 
 CLASSES = ["Apple Red 1", "Cherry 2", "Tomato Maroon 1", "Tomato Yellow 1"]
 
@@ -26,71 +27,93 @@ def featurized_lake(spark, real_sample, tmp_path_factory, model_cache):
     return lake
 
 
-def _csv(spark, lake, force: bool = False) -> tuple[pd.DataFrame, bytes]:
-    metrics = jobs.run(spark, PcaProjectParams(lake_root=lake_uri(lake), force=force))
-    data = VersionedLake(spark, lake_uri(lake)).fs.read_bytes(metrics.csv)
-    return pd.read_csv(io.BytesIO(data)), data
+def _fit(spark, lake, name: str, **settings):
+    return jobs.run(spark, PcaFitParams(image_features=table(lake, "image_features"), version=0, classes=CLASSES,
+                                        model_dir=f"file://{lake}/models/{name}", **settings))
+
+
+def _csv(spark, lake, name: str, csv: str) -> tuple[pd.DataFrame, bytes, object]:
+    result = jobs.run(spark, PcaProjectParams(image_features=table(lake, "image_features"), version=0, classes=CLASSES,
+                                              model_dir=f"file://{lake}/models/{name}", csv=f"file://{lake}/{csv}"))
+    data = (lake / csv).read_bytes()
+    return pd.read_csv(io.BytesIO(data)), data, result
 
 
 def test_k_by_variance_target(spark, featurized_lake):
-    fit = jobs.run(spark, PcaFitParams(lake_root=lake_uri(featurized_lake), classes=CLASSES, variance_target=0.9))
+    fit = _fit(spark, featurized_lake, "target", variance_target=0.9)
     cumulative = np.asarray(fit.cumulative_variance)
     assert cumulative[-1] >= 0.9 and (fit.k == 1 or cumulative[-2] < 0.9)
-    assert len(fit.explained_variance) == fit.k
+    assert len(fit.explained_variance) == fit.k and fit.fitted_on == "Training"
     assert np.all(np.diff(fit.explained_variance) <= 1e-12), "explained variance must not increase"
-    assert fit.train_rows == 160
+    assert fit.train_rows == 160 and fit.scree_png
 
-    matrix, _ = _csv(spark, featurized_lake)
+    matrix, _, result = _csv(spark, featurized_lake, "target", "target.csv")
     assert list(matrix.columns) == ["path", "label", "split"] + [f"pc_{i}" for i in range(1, fit.k + 1)]
-    assert len(matrix) == 200
+    assert len(matrix) == result.rows == 200 and result.columns == list(matrix.columns)
     assert set(matrix["split"]) == {"Training", "Test"} and set(matrix["label"]) == set(CLASSES)
 
 
+def test_the_model_is_a_pyspark_ml_pcamodel(spark, featurized_lake):
+    fit = _fit(spark, featurized_lake, "k5", k=5, variance_target=None)
+    model = PCAModel.load(f"file://{featurized_lake}/models/k5")
+    assert model.getK() == 5 and model.pc.numCols == 5 and model.pc.numRows == 1280
+    np.testing.assert_allclose(model.explainedVariance.toArray(), fit.explained_variance)
+    (part,) = (featurized_lake / "models" / "k5" / "data").glob("part-*.parquet")
+    from_files = FittedPCA.from_data(pq.read_table(part))  # how Python reads it without a JVM
+    np.testing.assert_array_equal(from_files.components, model.pc.toArray())
+
+
 def test_fixed_k_and_deterministic_csv(spark, featurized_lake):
-    params = PcaFitParams(lake_root=lake_uri(featurized_lake), classes=CLASSES, k=5, variance_target=None)
-    fit = jobs.run(spark, params)
+    fit = _fit(spark, featurized_lake, "fixed", k=5, variance_target=None)
     assert fit.k == 5
     assert fit.covariance_partitions >= 2, "the covariance is summed in parallel"
-    first, first_bytes = _csv(spark, featurized_lake)
+    first, first_bytes, _ = _csv(spark, featurized_lake, "fixed", "first.csv")
     assert first.shape == (200, 8)
     training = first[first["split"] == "Training"][[f"pc_{i}" for i in range(1, 6)]]
-    variances = training.var().to_numpy()
-    assert np.all(np.diff(variances) <= 1e-9), "component variances must decrease"
-
-    refit = jobs.run(spark, replace(params, force=True))
-    assert refit.uri != fit.uri, "a forced refit computes a new version"
-    _, second_bytes = _csv(spark, featurized_lake, force=True)
+    assert np.all(np.diff(training.var().to_numpy()) <= 1e-9), "component variances must decrease"
+    _fit(spark, featurized_lake, "fixed", k=5, variance_target=None)  # refitted in place: the same model
+    _, second_bytes, _ = _csv(spark, featurized_lake, "fixed", "second.csv")
     assert first_bytes == second_bytes
 
 
 def test_the_csv_is_sparks_own_single_file_csv_of_the_sorted_projection(spark, featurized_lake, tmp_path):
     """Written as a part per core and joined: the same bytes as one sorted file."""
     assert spark.sparkContext.defaultParallelism >= 2, "the CSV is written in several parts"
-    jobs.run(spark, PcaFitParams(lake_root=lake_uri(featurized_lake), classes=CLASSES, k=5, variance_target=None))
-    result = jobs.run(spark, PcaProjectParams(lake_root=lake_uri(featurized_lake), force=True))
-    lake = VersionedLake(spark, lake_uri(featurized_lake))
-    fitted = FittedPCA.load(spark, lake.current("pca_model"))
-    projected = fitted.transform(lake.read_parquet("image_features", CLASSES))
-    single = f"file://{tmp_path}/single"
-    projected.orderBy("split", "label", "path").coalesce(1).write.option("header", True).csv(single)
+    _fit(spark, featurized_lake, "single", k=5, variance_target=None)
+    _, joined, _ = _csv(spark, featurized_lake, "single", "joined.csv")
+    fitted = FittedPCA.load(f"file://{featurized_lake}/models/single")
+    projected = fitted.transform(tables.read(spark, table(featurized_lake, "image_features"), CLASSES))
+    projected.orderBy("split", "label", "path").coalesce(1).write.option("header", True).csv(f"file://{tmp_path}/single")
     (part,) = [p for p in (tmp_path / "single").iterdir() if p.name.startswith("part-")]
-    assert lake.fs.read_bytes(result.csv) == part.read_bytes()
-    assert not [n for n, _ in lake.fs.list_dir(result.uri) if n.endswith(".parts")], "the parts are removed"
+    assert joined == part.read_bytes()
+    assert not list(featurized_lake.glob("joined.csv.parts")), "the parts are removed"
 
 
 def test_coordinates_are_those_of_pcamodel_transform(spark, featurized_lake):
-    jobs.run(spark, PcaFitParams(lake_root=lake_uri(featurized_lake), classes=CLASSES, k=5, variance_target=None))
-    lake = VersionedLake(spark, lake_uri(featurized_lake))
-    fitted = FittedPCA.load(spark, lake.current("pca_model"))
-    features = lake.read_parquet("image_features", CLASSES)
+    _fit(spark, featurized_lake, "transform", k=5, variance_target=None)
+    fitted = FittedPCA.load(f"file://{featurized_lake}/models/transform")
+    model = PCAModel.load(f"file://{featurized_lake}/models/transform").setInputCol("_v").setOutputCol("_pca")
+    features = tables.read(spark, table(featurized_lake, "image_features"), CLASSES)
     ours = fitted.transform(features).orderBy("path").toPandas()
-    spark_ml = fitted.model.transform(features.withColumn("_v", array_to_vector("features")))
-    theirs = np.stack(spark_ml.orderBy("path").select(vector_to_array("_pca").alias("c")).toPandas()["c"]) * fitted.signs
+    spark_ml = model.transform(features.withColumn("_v", array_to_vector("features")))
+    theirs = np.stack(spark_ml.orderBy("path").select(vector_to_array("_pca").alias("c")).toPandas()["c"])
     coordinates = ours[[f"pc_{i}" for i in range(1, 6)]].to_numpy()
     scale = np.linalg.norm(theirs, axis=1, keepdims=True)
     assert np.all(np.abs(coordinates - theirs) <= 1e-13 * scale)
 
 
+def test_fewer_than_two_training_images_fit_on_every_image(spark, real_sample, lake, tmp_path):
+    source = tmp_path / "source"
+    for i, path in enumerate(sorted((real_sample / "Test" / "Cherry 1").glob("*.jpg"))[:4]):
+        (source / "Test" / "Cherry 1").mkdir(parents=True, exist_ok=True)
+        (source / "Test" / "Cherry 1" / path.name).write_bytes(path.read_bytes())
+    run_images(spark, source, lake, ["Cherry 1"])
+    fit = jobs.run(spark, PcaFitParams(image_features=table(lake, "image_features"), version=0, classes=["Cherry 1"],
+                                       model_dir=f"file://{lake}/models/p", k=2, variance_target=None))
+    assert fit.fitted_on.startswith("every image") and fit.train_rows == 4
+
+
+@pytest.mark.fast
 def test_an_images_coordinates_do_not_depend_on_its_batch():
     rng = np.random.default_rng(0)
     rows = rng.standard_normal((300, 1280)).astype(np.float32)
@@ -102,6 +125,7 @@ def test_an_images_coordinates_do_not_depend_on_its_batch():
     np.testing.assert_allclose(every, rows.astype(np.float64) @ components, rtol=0, atol=1e-12)
 
 
+@pytest.mark.fast
 def test_rows_without_every_feature_are_refused():
     components = np.eye(3)
     with pytest.raises(ValueError, match="3 feature values"):
@@ -110,6 +134,7 @@ def test_rows_without_every_feature_are_refused():
         project_rows(pa.array([[1.0, 2.0, 3.0], None], type=pa.list_(pa.float32())), components)
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize(
     "k,target,message",
     [(0, None, "1..1280"), (1281, None, "1..1280"), (None, 0.0, r"\(0, 1\]"), (None, 1.5, r"\(0, 1\]"),
@@ -123,24 +148,21 @@ def test_bad_settings_fail_before_spark(k, target, message):
 @pytest.fixture(scope="module")
 def whole_sample_lake(spark, real_sample, tmp_path_factory, model_cache):
     lake = seed_lake(tmp_path_factory.mktemp("pca-all"), model_cache)
-    classes = sorted(p.name for p in (real_sample / "Training").iterdir())
-    run_images(spark, real_sample, lake, classes, model={"weights": "random", "seed": 0})
+    run_images(spark, real_sample, lake, sorted(p.name for p in (real_sample / "Training").iterdir()))
     return lake
 
 
-@pytest.mark.slow
 def test_every_fit_finds_the_spectrum_numpy_finds(spark, whole_sample_lake):
-    """Spark's own PCA.fit (pure-Java LAPACK) returned a wrong, near-flat spectrum on
-    some calls for these 960 Training rows (features of seed-0 weights); every fit
-    must agree with numpy."""
-    lake = VersionedLake(spark, lake_uri(whole_sample_lake))
-    classes = lake.committed_partitions("image_features")
-    rows = lake.read_parquet("image_features", classes)
+    """The model's spectrum is numpy's, on every fit, for the 960 Training rows of the
+    whole sample (seed-0 random weights)."""
+    classes = sorted(p.name for p in (whole_sample_lake / "tables" / "raw_images").iterdir() if p.is_dir())
+    classes = [c.removeprefix("label=") for c in classes]
+    rows = tables.read(spark, table(whole_sample_lake, "image_features"), classes)
     train = np.stack(rows.where("split = 'Training'").select("features").toPandas()["features"]).astype(np.float64)
     expected = np.clip(np.linalg.eigvalsh(np.cov(train.T))[::-1], 0, None)
     expected /= expected.sum()
-    params = PcaFitParams(lake_root=lake_uri(whole_sample_lake), classes=classes, variance_target=0.95)
-    for _ in range(4):
-        fit = jobs.run(spark, params)
+    for attempt in range(3):
+        fit = jobs.run(spark, PcaFitParams(image_features=table(whole_sample_lake, "image_features"), version=0,
+                                           classes=classes, model_dir=f"file://{whole_sample_lake}/models/{attempt}"))
         assert fit.k == int(np.searchsorted(np.cumsum(expected), 0.95 - 1e-12) + 1)
         np.testing.assert_allclose(fit.explained_variance, expected[: fit.k], rtol=1e-6, atol=1e-12)

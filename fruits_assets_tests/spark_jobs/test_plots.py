@@ -3,6 +3,7 @@
 import io
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from fruits_assets.spark_jobs import plots
@@ -10,8 +11,11 @@ from fruits_assets.spark_jobs import plots
 
 def _confusion_size(classes: int) -> tuple[int, int]:
     counts = (np.eye(classes, dtype=int) * 5 + 1).tolist()
-    png = plots.confusion(counts, [f"class {i}" for i in range(classes)], accuracy=0.8)
+    png = plots.confusion(counts, [f"class {i}" for i in range(classes)], accuracy=0.8, evaluation="test split")
     return Image.open(io.BytesIO(png)).size
+
+
+pytestmark = pytest.mark.fast
 
 
 def test_the_confusion_picture_grows_with_the_classes_it_names_then_stops():

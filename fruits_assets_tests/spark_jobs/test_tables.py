@@ -1,0 +1,49 @@
+"""A write of some classes is one Delta commit that replaces exactly them: the other
+classes' files stay byte for byte, and the commit says who wrote it. Any engine reads it."""
+
+import hashlib
+import json
+from pathlib import Path
+
+from deltalake import DeltaTable
+
+from fruits_assets.spark_jobs import tables
+
+SCHEMA = "label string, image_id string, n int"
+
+
+def _files(location: Path, label: str) -> dict[str, str]:
+    folder = location / f"label={label}"
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.iterdir()} if folder.is_dir() else {}
+
+
+def test_replacing_classes_rewrites_only_them_in_one_commit(spark, tmp_path):
+    location = tmp_path / "t"
+    uri = f"file://{location}"
+    labels = ["Apple, Red", "Pear 'x' é", "Kiwi  two", "Lime"]
+    rows = [(label, f"{label}-{i}", i) for label in labels for i in range(3)]
+    tables.replace_classes(spark.createDataFrame(rows, SCHEMA), uri, labels, {"dagster_run_id": "first"})
+    before = {label: _files(location, label) for label in labels}
+
+    changed = [(labels[1], "new", 9), (labels[2], "other", 8)]
+    tables.replace_classes(spark.createDataFrame(changed, SCHEMA), uri, labels[1:3], {"dagster_run_id": "second"})
+    after = {label: _files(location, label) for label in labels}
+    assert after[labels[0]] == before[labels[0]] and after[labels[3]] == before[labels[3]]
+
+    table = DeltaTable(str(location))
+    history = table.history()
+    assert table.version() == 1 and len(history) == 2
+    assert json.loads(history[0]["userMetadata"]) == {"dagster_run_id": "second"}
+    assert tables.version(spark, uri) == 1
+    read_by_rust = sorted(map(tuple, table.to_pandas()[["label", "image_id", "n"]].itertuples(index=False)))
+    read_by_spark = sorted(tuple(r) for r in tables.read(spark, uri, labels).select("label", "image_id", "n").collect())
+    assert read_by_rust == read_by_spark and len(read_by_rust) == 8
+    assert {r[0] for r in read_by_rust if r[1] in ("new", "other")} == set(labels[1:3])
+
+
+def test_an_empty_write_empties_its_classes(spark, tmp_path):
+    uri = f"file://{tmp_path / 't'}"
+    tables.replace_classes(spark.createDataFrame([("a", "x", 1), ("b", "y", 2)], SCHEMA), uri, ["a", "b"], {})
+    tables.replace_classes(spark.createDataFrame([], SCHEMA), uri, ["a"], {})
+    assert [r.label for r in tables.read(spark, uri, ["a", "b"]).collect()] == ["b"]
+    assert tables.exists(spark, uri) and not tables.exists(spark, f"file://{tmp_path / 'nothing'}")
