@@ -48,9 +48,11 @@ RECORDED = ("bad_vectors", "all_vectors_equal", "content")  # what a class's obs
 
 
 # The lowest priority: the model resource starts converting when the run begins, and this
-# step, which waits for it, lets the other ready steps (ingest) run meanwhile.
+# step, which waits for it, lets the other ready steps (ingest) run meanwhile. A single-run
+# backfill policy, like the assets partitioned by class it runs with: `dg launch` and the
+# UI then launch a range of classes as one run.
 @asset(key=MOBILENET_V2, kinds={"tensorflow"}, tags={"stage": "features"}, op_tags={"dagster/priority": "-1"},
-       metadata={STORAGE: BYTES}, **LAKE_ASSET)
+       metadata={STORAGE: BYTES}, backfill_policy=BackfillPolicy.single_run(), **LAKE_ASSET)
 def mobilenet_v2(lake: LakeResource, model: MobileNetResource) -> MaterializeResult:
     """MobileNetV2 (ImageNet weights, no top, average pooling) converted for the workers
     and kept in the lake's model cache; its data version names the weights, backend and
