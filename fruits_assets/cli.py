@@ -18,6 +18,7 @@ from . import sample, settings
 from .partitions import InvalidClassNames
 from .report import Runs, failure_block
 from .resources.emr_release import UnsupportedRelease
+from .resources.lake import LakeLayoutError
 from .resources.regions import RegionError
 from .resources.source import SourceError
 from .settings import DeploymentError
@@ -57,14 +58,17 @@ def sync_partitions(dagster_instance, classes: list[str], prune: bool = False) -
     return added, removed
 
 
-def source_classes(defs) -> tuple[str, str, list[str]]:
-    """(the source's and the lake's locations, the source's class folder names), every name
-    checked up front."""
+def source_classes(defs, check_lake: bool = False) -> tuple[str, str, list[str]]:
+    """(the source's and the lake's locations, the source's class folder names), after the
+    checks that refuse a run before any work: every class name can be a partition, and
+    with ``check_lake`` the lake is ready (writable, in the EU, of this layout)."""
     from dagster import build_resources
 
     from .partitions import check_class_names
 
     with build_resources({"source": defs.resources["source"], "lake": defs.resources["lake"]}) as built:
+        if check_lake:
+            built.lake.check_ready()
         return built.source.resolved_root(), built.lake.root, check_class_names(built.source.class_names())
 
 
@@ -79,7 +83,7 @@ def run(args) -> int:
     from .partitions import consecutive_runs, fruit_classes, range_tags
 
     defs, dagster_instance = definitions(), instance()
-    root, lake, classes = source_classes(defs)
+    root, lake, classes = source_classes(defs, check_lake=True)
     wanted = args.classes or classes
     if unknown := sorted(set(wanted) - set(classes)):
         raise SourceError(f"--classes names class(es) the source does not have: {', '.join(unknown)}.")
@@ -196,9 +200,7 @@ def emr_plan(args) -> int:
                            rejected_images="<lake>/tables/rejected_images", classes=["<class>"])
     print(json.dumps({
         "run_job_flow": runtime.job_flow_request("<dagster run id>", staged),
-        "example_step": runtime.step_request(
-            example, staged["entry"], {"DAGSTER_PIPES_CONTEXT": "<set at launch>", "DAGSTER_PIPES_MESSAGES": "<set at launch>"},
-        ),
+        "example_step": runtime.step_request(example, staged["entry"], result_uri="<staging>/results/<run id>/<id>.json"),
     }, indent=2))
     print(f"\nRelease {release.label}: S3 connector {release.s3_connector}, steps run {release.python}.")
     print(f"Bootstrap ({staged['bootstrap']}):\n{runtime.bootstrap()}")
@@ -267,7 +269,8 @@ def main(argv: list[str] | None = None) -> int:
 
             check_aws_settings()  # before any work: every missing setting, credentials included, in one message
         return COMMANDS[args.command](args)
-    except (DeploymentError, RegionError, SourceError, InvalidClassNames, UnsupportedRelease) as exc:
+    except (DeploymentError, RegionError, SourceError, InvalidClassNames, UnsupportedRelease, LakeLayoutError,
+            PermissionError) as exc:
         print(f"fruits_assets: {exc}", file=sys.stderr)
         return EXIT_REFUSED
 

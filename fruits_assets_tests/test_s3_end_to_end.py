@@ -11,8 +11,8 @@ import sys
 import pandas as pd
 import pytest
 
-from fruits_assets.resources import LakeResource
-from fruits_assets.resources.s3a import fetch_jars
+from deltalake import DeltaTable
+
 from fruits_assets_tests.conftest import REPO, make_bucket, project_env
 
 pytestmark = pytest.mark.aws
@@ -34,7 +34,7 @@ def aws_env(home, **settings) -> dict:
 
     aws = {k: v for k, v in os.environ.items() if k.startswith("AWS_")}  # the s3 fixture's endpoint and keys
     return project_env(
-        **aws, FRUITS_S3A_JARS="pypi", FRUITS_WEIGHTS="random",
+        **aws, FRUITS_WEIGHTS="random",
         FRUITS_HOME=str(home), DAGSTER_HOME=str(home / "dagster_home"), **settings,
     )
 
@@ -44,13 +44,7 @@ def cli(*args: str, env: dict, timeout: int = 900) -> subprocess.CompletedProces
                           capture_output=True, text=True, timeout=timeout)
 
 
-@pytest.fixture(scope="module")
-def s3a_jars():
-    """The S3A jars, fetched by the project's own code once and cached between runs."""
-    return fetch_jars()
-
-
-def test_every_asset_on_s3_with_spark_on_s3a(s3, s3a_jars, real_sample, tmp_path):
+def test_every_asset_on_s3_with_spark_on_s3a(s3, real_sample, tmp_path):
     make_bucket(s3, "fruits-eu", "eu-west-3")
     env = aws_env(tmp_path, FRUITS_LAKE="s3://fruits-eu/lake", FRUITS_SOURCE="s3://fruits-eu/source")
     sent = cli("upload", str(real_sample), "s3://fruits-eu/source", env=env)
@@ -59,11 +53,9 @@ def test_every_asset_on_s3_with_spark_on_s3a(s3, s3a_jars, real_sample, tmp_path
 
     run = cli("run", env=env)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-5000:]
-    assert "s3://fruits-eu/lake/data/pca/" in run.stdout
-
-    lake = LakeResource(root="s3://fruits-eu/lake")
-    current = lake.current_version("pca_matrix")
-    matrix = pd.read_csv(io.BytesIO(lake.store().read_bytes(f"{current}/pca_matrix.csv")))
+    (csv,) = [line.split(": ", 1)[1] for line in run.stdout.splitlines() if line.strip().startswith("csv:")]
+    assert csv.startswith("s3://fruits-eu/lake/exports/pca_matrix/") and csv.endswith("/pca_matrix.csv")
+    matrix = pd.read_csv(io.BytesIO(s3.get_object(Bucket="fruits-eu", Key=csv[len("s3://fruits-eu/"):])["Body"].read()))
     k = len(matrix.columns) - 3
     assert list(matrix.columns) == ["path", "label", "split"] + [f"pc_{i}" for i in range(1, k + 1)]
     assert len(matrix) == 1200 and matrix["label"].nunique() == 24
@@ -72,10 +64,13 @@ def test_every_asset_on_s3_with_spark_on_s3a(s3, s3a_jars, real_sample, tmp_path
 
     keys = [o["Key"] for p in s3.get_paginator("list_objects_v2").paginate(Bucket="fruits-eu", Prefix="lake/")
             for o in p.get("Contents", [])]
-    assert any(k.endswith(".parquet") for k in keys), "Spark wrote the tables through s3a://"
-    staged = [k for k in keys if "/_staging/" in k and not k.endswith("/")]  # S3A keeps a folder marker
-    assert staged == [], "nothing is left in staging"
+    assert any(k.startswith("lake/tables/image_features/_delta_log/") for k in keys), "Delta over s3a://"
+    assert not [k for k in keys if k.endswith("_COMMITTED")]
     assert unencrypted(s3, "fruits-eu") == []
+    storage = {"AWS_ENDPOINT_URL": env["AWS_ENDPOINT_URL_S3"], "AWS_ALLOW_HTTP": "true", "AWS_REGION": "eu-west-3",
+               "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+    features = DeltaTable("s3://fruits-eu/lake/tables/image_features", storage_options=storage)
+    assert len(features.to_pyarrow_table(columns=["image_id"])) == 1200, "delta-rs reads it from S3 too"
 
     loaded = subprocess.run([sys.executable, "-c", LOAD_EVERY_ASSET], cwd=REPO, env=env, capture_output=True,
                             text=True, timeout=600)
@@ -89,12 +84,14 @@ def test_every_asset_on_s3_with_spark_on_s3a(s3, s3a_jars, real_sample, tmp_path
 LOAD_EVERY_ASSET = """
 import json
 from dagster import DagsterInstance
+from pyspark.sql import DataFrame
 from fruits_assets.definitions import defs
-instance = DagsterInstance.get()
+defs, instance = defs(), DagsterInstance.get()
 first = sorted(instance.get_dynamic_partitions("fruit_class"))[0]
 loaded = {
-    "raw_images": defs.load_asset_value("raw_images", partition_key=first, instance=instance).count(),
-    "image_features": defs.load_asset_value("image_features", partition_key=first, instance=instance).count(),
+    "raw_images": len(defs.load_asset_value("raw_images", partition_key=first, instance=instance)),
+    "image_features": defs.load_asset_value("image_features", partition_key=first, instance=instance,
+                                            python_type=DataFrame).count(),
     "pca_model": defs.load_asset_value("pca_model", instance=instance).k,
     "pca_matrix": len(defs.load_asset_value("pca_matrix", instance=instance)),
     "fruit_classifier": len(defs.load_asset_value("fruit_classifier", instance=instance).classes),
@@ -103,7 +100,7 @@ print("LOADED " + json.dumps(loaded))
 """
 
 
-def test_a_lake_outside_the_eu_is_refused(s3, s3a_jars, tmp_path):
+def test_a_lake_outside_the_eu_is_refused(s3, tmp_path):
     make_bucket(s3, "fruits-eu-source", "eu-west-3")
     make_bucket(s3, "fruits-us", "us-east-1")
     s3.put_object(Bucket="fruits-eu-source", Key="src/Training/Kiwi/1.jpg", Body=b"x", ServerSideEncryption="AES256")

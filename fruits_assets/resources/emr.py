@@ -1,13 +1,14 @@
-"""The EMR runtime: each Spark job runs as an EMR step, talking back through Dagster Pipes.
+"""The EMR runtime: each Spark job runs as an EMR step, which writes its result to S3.
 
 By default a Dagster run gets its own transient cluster: the run's first Spark job
 starts it (``run_job_flow``, tagged with the run id), later jobs of the same run
 add steps to it, and EMR terminates it once it has been idle for
 ``idle_timeout_seconds``. With ``cluster_id`` set, steps go to that existing cluster.
 
-Every step is ``spark-submit --deploy-mode cluster <entry.py> JOB PARAMS``: the same
-job modules as local mode (``python -m fruits_assets.spark_jobs``). Its metrics come
-back as a Pipes custom message through S3 (``PipesS3MessageWriter``).
+Every step is ``spark-submit --deploy-mode cluster <entry.py> JOB PARAMS RESULT``: the same
+job modules as local mode (``python -m fruits_assets.spark_jobs``). Its result (the typed
+dataclass of ``contracts``, as JSON) comes back through an S3 object under the staging
+prefix, read once the step completes; a failed step's stderr is read from the cluster's logs.
 """
 
 from __future__ import annotations
@@ -17,16 +18,16 @@ import gzip
 import hashlib
 import shlex
 import time
+import uuid
 from pathlib import Path
 from typing import Any, Optional
 
 import boto3
 from botocore.exceptions import WaiterError
-from dagster import DagsterExecutionInterruptedError, PipesEnvContextInjector, open_pipes_session
-from dagster_aws.pipes import PipesS3MessageReader
+from dagster import DagsterExecutionInterruptedError
 from dagster_aws.s3 import S3Resource
 
-from ..spark_jobs.contracts import RESULT_MESSAGE, Contract, JobResult, Runtime
+from ..spark_jobs.contracts import Contract, JobResult, Runtime
 from .emr_release import DEFAULT_RELEASE, EmrRelease, step_requirements
 from .object_store import s3_client, split_s3_uri
 from .regions import require_eu, require_eu_bucket
@@ -112,10 +113,10 @@ def step_stderr_tail(s3, uri: str, wait_seconds: float, poll_seconds: float) -> 
 
 
 class EmrSpark(SparkRuntime):
-    """Spark on AWS EMR (release 7.x = Spark 3.5; see ``emr_release``) through Dagster Pipes."""
+    """Spark on AWS EMR (release 7.x = Spark 3.5; see ``emr_release``): a step per job."""
 
     region: str = "eu-west-3"
-    staging_uri: str  # s3:// prefix for the entry script, bootstrap, logs and Pipes messages
+    staging_uri: str  # s3:// prefix for the entry script, bootstrap, parameters, results and logs
     wheel: str  # the project's wheel: an s3:// object, or a local file uploaded to staging
     release_label: str = DEFAULT_RELEASE
     primary_instance_type: str = "m5.xlarge"
@@ -228,18 +229,15 @@ class EmrSpark(SparkRuntime):
             s3.put_object(Bucket=bucket, Key=key, Body=text.encode())
         return f"@{uri}"
 
-    def step_request(self, params: Contract, entry_uri: str, env: dict[str, str], s3=None) -> dict[str, Any]:
-        """The ``add_job_flow_steps`` step: spark-submit of the entry with the Pipes env vars."""
-        conf = {
-            "spark.pyspark.python": self.release.python,
-            "spark.pyspark.driver.python": self.release.python,
-            **self.spark_conf,
-            **{f"spark.yarn.appMasterEnv.{k}": v for k, v in env.items()},
-        }
+    def step_request(self, params: Contract, entry_uri: str, s3=None, result_uri: str = "<result>") -> dict[str, Any]:
+        """The ``add_job_flow_steps`` step: spark-submit of the entry, which writes the job's
+        result to ``result_uri``."""
+        conf = {"spark.pyspark.python": self.release.python, "spark.pyspark.driver.python": self.release.python,
+                **self.spark_conf}
         args = ["spark-submit", "--deploy-mode", "cluster"]
         for key, value in conf.items():
             args += ["--conf", f"{key}={value}"]
-        args += [entry_uri, params.job, self.params_argument(params, s3)]
+        args += [entry_uri, params.job, self.params_argument(params, s3), result_uri]
         return {
             "Name": f"fruits_assets {params.job}",
             "ActionOnFailure": "CONTINUE",
@@ -265,28 +263,26 @@ class EmrSpark(SparkRuntime):
         context = getattr(context, "op_execution_context", context)  # asset and check contexts
         staged = self.stage_code(s3)
         cluster = self.cluster_for_run(emr, context.run_id, staged)
-        reader = PipesS3MessageReader(
-            bucket=split_s3_uri(self.staging_uri)[0], client=s3, interval=self.poll_seconds,
-            include_stdio_in_messages=True,
-        )
-        with open_pipes_session(context=context, message_reader=reader, context_injector=PipesEnvContextInjector()) as session:
-            step = self.step_request(params, staged["entry"], session.get_bootstrap_env_vars(), s3)
-            started = time.monotonic()  # from submission: the step's whole time on the cluster
-            step_id = emr.add_job_flow_steps(JobFlowId=cluster, Steps=[step])["StepIds"][0]
-            context.log.info(f"EMR step {step_id} ({name}) submitted to cluster {cluster}")
-            try:
-                emr.get_waiter("step_complete").wait(
-                    ClusterId=cluster, StepId=step_id, WaiterConfig={"Delay": max(1, int(self.poll_seconds))}
-                )
-            except DagsterExecutionInterruptedError:
-                emr.cancel_steps(ClusterId=cluster, StepIds=[step_id])
-                raise
-            except WaiterError as exc:
-                raise EmrStepError(self.why_it_failed(emr, s3, cluster, step_id, name)) from exc
-        reported = [m[RESULT_MESSAGE] for m in session.get_custom_messages() if isinstance(m, dict) and RESULT_MESSAGE in m]
-        if not reported:
-            raise EmrStepError(f"EMR step {step_id} ({name}) finished without reporting its result.")
-        result = params.result_type.from_dict(reported[-1])
+        result_uri = self._uri("results", context.run_id, f"{uuid.uuid4().hex}.json")
+        step = self.step_request(params, staged["entry"], s3, result_uri)
+        started = time.monotonic()  # from submission: the step's whole time on the cluster
+        step_id = emr.add_job_flow_steps(JobFlowId=cluster, Steps=[step])["StepIds"][0]
+        context.log.info(f"EMR step {step_id} ({name}) submitted to cluster {cluster}")
+        try:
+            emr.get_waiter("step_complete").wait(
+                ClusterId=cluster, StepId=step_id, WaiterConfig={"Delay": max(1, int(self.poll_seconds))}
+            )
+        except DagsterExecutionInterruptedError:
+            emr.cancel_steps(ClusterId=cluster, StepIds=[step_id])
+            raise
+        except WaiterError as exc:
+            raise EmrStepError(self.why_it_failed(emr, s3, cluster, step_id, name)) from exc
+        bucket, key = split_s3_uri(result_uri)
+        try:
+            reported = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        except s3.exceptions.NoSuchKey as exc:
+            raise EmrStepError(f"EMR step {step_id} ({name}) finished without writing its result to {result_uri}.") from exc
+        result = params.result_type.from_json(reported)
         return dataclasses.replace(result, runtime=self.where(cluster, step_id, time.monotonic() - started))
 
     def why_it_failed(self, emr, s3, cluster: str, step_id: str, name: str) -> str:

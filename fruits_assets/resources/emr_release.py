@@ -19,11 +19,11 @@ FIRST_S3A_RELEASE = (7, 10, 0)
 FIRST_SUPPORTED = (7, 1, 0)  # the first 7.x whose image ships Python 3.11
 PYTHON = "/usr/bin/python3.11"
 
-# What the Spark step imports beyond what EMR ships (Spark 3.5 and its pyspark): no
-# pyspark, no Dagster beyond dagster-pipes, no TensorFlow (the converted network comes
-# from the lake; the workers run it with LiteRT).
+# What the Spark step imports beyond what EMR ships (Spark 3.5, its pyspark, Delta Lake):
+# no pyspark, no Dagster, no TensorFlow (the converted network comes from the lake; the
+# workers run it with LiteRT).
 STEP_PACKAGES = (
-    "numpy", "pandas", "pyarrow", "pillow", "matplotlib", "boto3", "ai-edge-litert", "threadpoolctl", "dagster-pipes",
+    "numpy", "pandas", "pyarrow", "pillow", "matplotlib", "boto3", "ai-edge-litert", "threadpoolctl",
 )
 
 

@@ -1,29 +1,31 @@
-"""Run one job as a Spark application: ``python -m fruits_assets.spark_jobs JOB PARAMS_JSON``.
+"""Run one job as a Spark application: ``python -m fruits_assets.spark_jobs JOB PARAMS [RESULT]``.
 
-This is the EMR step entrypoint (through ``spark-submit``). ``PARAMS_JSON`` is the job's
+This is the EMR step entrypoint (through ``spark-submit``). ``PARAMS`` is the job's
 parameters dataclass as JSON (``contracts``), or ``@`` and the s3:// URI of an object
-holding it (too long for a step argument). When launched by Dagster Pipes
-(``DAGSTER_PIPES_CONTEXT`` is set), the result dataclass goes back to Dagster as a Pipes
-message through S3; otherwise it is printed as JSON.
+holding it (too long for a step argument). The result dataclass is written as JSON to the
+s3:// URI ``RESULT`` (encrypted), where the runtime that submitted the step reads it, or
+printed when no URI is given.
 """
 
 from __future__ import annotations
 
-import os
 import sys
 
-from .contracts import PARAMS, RESULT_MESSAGE, JobResult
+from .contracts import PARAMS, JobResult
 from .jobs import run
 from .s3 import encrypted_s3_client
 from .session import build_session
 
-PIPES_ENV = "DAGSTER_PIPES_CONTEXT"
+
+def _bucket_and_key(uri: str) -> tuple[str, str]:
+    bucket, key = uri.removeprefix("s3://").split("/", 1)
+    return bucket, key
 
 
 def _params_text(argument: str) -> str:
     if not argument.startswith("@"):
         return argument
-    bucket, key = argument[1:].removeprefix("s3://").split("/", 1)
+    bucket, key = _bucket_and_key(argument[1:])
     return encrypted_s3_client().get_object(Bucket=bucket, Key=key)["Body"].read().decode()
 
 
@@ -33,15 +35,12 @@ def main(argv: list[str]) -> JobResult:
         raise SystemExit(f"Unknown job {name!r}; known jobs: {sorted(PARAMS)}.")
     params = PARAMS[name].from_json(text)
     spark = build_session(master=None, conf={"spark.app.name": f"fruits_assets:{name}"})
-    if PIPES_ENV not in os.environ:
-        result = run(spark, params)
+    result = run(spark, params)
+    if len(argv) > 2:
+        bucket, key = _bucket_and_key(argv[2])
+        encrypted_s3_client().put_object(Bucket=bucket, Key=key, Body=result.to_json().encode())
+    else:
         print(result.to_json())
-        return result
-    from dagster_pipes import PipesS3MessageWriter, open_dagster_pipes
-
-    with open_dagster_pipes(message_writer=PipesS3MessageWriter(client=encrypted_s3_client())) as pipes:
-        result = run(spark, params)
-        pipes.report_custom_message({RESULT_MESSAGE: result.to_dict()})
     return result
 
 

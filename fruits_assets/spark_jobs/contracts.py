@@ -1,6 +1,6 @@
 """What each Spark job takes and returns, as dataclasses: the contract between the
-Dagster layer and ``spark_jobs``. They travel as JSON, the same way in process (tests,
-``LocalSpark``) and through Dagster Pipes on EMR, so both runtimes return the same types."""
+Dagster layer and ``spark_jobs``. They travel as JSON on EMR (the step's argument, its
+result object), so both runtimes return the same types."""
 
 from __future__ import annotations
 
@@ -238,7 +238,6 @@ class MigrateParams(Contract):
     commit_info: dict[str, str] = field(default_factory=dict)
 
 
-RESULT_MESSAGE = "result"  # the key of the Pipes custom message that carries a result
 PARAMS: dict[str, type] = {
     p.job: p for p in (IngestParams, FeaturizeParams, PcaFitParams, PcaProjectParams, VacuumParams, MigrateParams)
 }

@@ -2,7 +2,7 @@
 
 The Dagster side configures its clients with ``dagster_aws.s3.S3Resource`` and adds this
 hook (``resources.object_store.s3_client``); the EMR step, which runs without Dagster,
-uses ``encrypted_s3_client`` for its Pipes messages. No object reaches a bucket unencrypted.
+uses ``encrypted_s3_client`` for its parameters and result. No object reaches a bucket unencrypted.
 """
 
 from __future__ import annotations

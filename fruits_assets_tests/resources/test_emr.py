@@ -5,6 +5,7 @@ entry point, its Spark session configured as the requested release's cluster wou
 loopback server, without the packages the bootstrap does not install. The Pipes
 messages travel through the same server."""
 
+import gzip
 import os
 import shlex
 import subprocess
@@ -17,17 +18,20 @@ import pytest
 from botocore.exceptions import WaiterError
 from dagster import DagsterInstance, Definitions
 from dagster_aws.s3 import S3Resource
+from deltalake import DeltaTable
 
 from fruits_assets import sample
-from fruits_assets.assets import image_features, raw_images
-from fruits_assets.checks import every_file_accounted_for, features_are_1280_finite_values, unique_image_ids
+from fruits_assets.defs.features.assets import image_features, mobilenet_v2
+from fruits_assets.defs.ingest.assets import raw_images
+from fruits_assets.partitions import range_tags
 from fruits_assets.resources import EmrSpark, FruitSource, LakeIOManager, LakeResource, LocalSpark, MobileNetResource
 from fruits_assets.resources.emr import RUN_TAG
 from fruits_assets.resources.emr_release import EmrRelease
+from fruits_assets.resources.model import MODEL_CACHE
 from fruits_assets.resources.regions import RegionError
-from fruits_assets.resources.s3a import connection_conf, fetch_jars
+from fruits_assets.resources.s3a import connection_conf
+from fruits_assets.spark_jobs import packages
 from fruits_assets.spark_jobs.contracts import Contract, IngestParams
-from fruits_assets.spark_jobs.layout import MODEL_CACHE
 from fruits_assets_tests.conftest import RANDOM_MODEL, make_bucket
 
 pytestmark = pytest.mark.aws
@@ -89,24 +93,39 @@ class FakeEmr:
         bucket, key = entry_uri[len("s3://"):].split("/", 1)
         entry = self.workdir / "entry.py"
         entry.write_bytes(self.s3.get_object(Bucket=bucket, Key=key)["Body"].read())
-        prefix = "spark.yarn.appMasterEnv."
-        env = {**os.environ, **{k[len(prefix):]: v for k, v in conf.items() if k.startswith(prefix)}}
+        env = dict(os.environ)
         env["PYSPARK_SUBMIT_ARGS"] = self._cluster_spark_args()
         env["PYTHONPATH"] = str(self.workdir / "blocker")
         return subprocess.run([sys.executable, str(entry), *job_args], env=env, capture_output=True, text=True)
 
     def _cluster_spark_args(self) -> str:
-        """Local Spark set up as the requested release's cluster: its core-site properties
-        as given, and ``s3://`` served by S3A from 7.10 (what EMR does), on the loopback S3."""
+        """Local Spark set up as the requested release's cluster: its own Delta Lake (when
+        the request enables it) and spark-defaults, its core-site properties as given, and
+        ``s3://`` served by S3A from 7.10 (what EMR does), on the loopback S3."""
         flow = next(r for kind, r in self.requests if kind == "run_job_flow")
-        core_site = {c["Classification"]: c["Properties"] for c in flow["Configurations"]}.get("core-site", {})
-        hadoop = {**core_site, **connection_conf()}
+        configured = {c["Classification"]: c["Properties"] for c in flow["Configurations"]}
+        hadoop = {**configured.get("core-site", {}), **connection_conf()}
         if EmrRelease(flow["ReleaseLabel"]).s3_connector == "S3A":
             hadoop["fs.s3.impl"] = "org.apache.hadoop.fs.s3a.S3AFileSystem"
-        args = ["--master", "local[2]", "--jars", ",".join(map(str, fetch_jars()))]
+        cluster_jars = [*packages.resolve("s3a")]
+        if configured.get("delta-defaults", {}).get("delta.enabled") == "true":
+            cluster_jars += packages.resolve("delta")
+        args = ["--master", "local[2]", "--jars", ",".join(cluster_jars)]
+        for key, value in configured.get("spark-defaults", {}).items():
+            args += ["--conf", f"{key}={value}"]
         for key, value in hadoop.items():
             args += ["--conf", f"spark.hadoop.{key}={value}"]
         return shlex.join([*args, "pyspark-shell"])
+
+    def describe_step(self, ClusterId, StepId):
+        done = self.steps[StepId]
+        status = {"State": "COMPLETED" if done.returncode == 0 else "FAILED"}
+        if done.returncode != 0:
+            status["FailureDetails"] = {"Reason": "Unknown Error.", "Message": "Step failed with exitCode 1."}
+            # what EMR copies to the log URI after a step: its stderr, gzipped
+            self.s3.put_object(Bucket="fruits-emr", Key=f"staging/logs/emr/{ClusterId}/steps/{StepId}/stderr.gz",
+                               Body=gzip.compress(done.stderr.encode()), ServerSideEncryption="AES256")
+        return {"Step": {"Status": status}}
 
     def get_waiter(self, name):
         assert name == "step_complete"
@@ -132,7 +151,7 @@ class FakeEmrSpark(EmrSpark):
 
 def _runtime(fake, **config) -> FakeEmrSpark:
     FAKE.append(fake)
-    config = {"region": "eu-west-3", "poll_seconds": 0.2, **config}
+    config = {"region": "eu-west-3", "poll_seconds": 0.2, "log_wait_seconds": 5, **config}
     return FakeEmrSpark(
         staging_uri="s3://fruits-emr/staging", wheel="s3://fruits-emr/code/fruits_assets-0.1.0-py3-none-any.whl",
         **config,
@@ -147,21 +166,21 @@ def test_assets_and_checks_run_as_steps_of_one_transient_cluster_on_an_s3_lake(s
     fake = FakeEmr(s3, tmp_path)
     source = sample.generate(tmp_path / "sample")
     classes = sorted(p.name for p in (source / "Training").iterdir())[:2]
-    lake_resource = LakeResource(root="s3://fruits-emr/lake")
-    spark = _runtime(fake, s3=S3Resource(endpoint_url=s3_server))
+    s3_resource = S3Resource(endpoint_url=s3_server)
+    lake_resource = LakeResource(root="s3://fruits-emr/lake", s3=s3_resource)
+    spark = _runtime(fake, s3=s3_resource)
     defs = Definitions(
-        assets=[raw_images, image_features],
-        asset_checks=[every_file_accounted_for, unique_image_ids, features_are_1280_finite_values],
+        assets=[raw_images, mobilenet_v2, image_features],
         resources={
             "spark": spark, "lake": lake_resource, "source": FruitSource(root=str(source)),
-            "model": MobileNetResource(weights=RANDOM_MODEL["weights"], seed=RANDOM_MODEL["seed"]),
-            "lake_io_manager": LakeIOManager(lake=lake_resource, spark=LocalSpark(), model=MobileNetResource(**RANDOM_MODEL)),
+            "model": MobileNetResource(**RANDOM_MODEL, lake=lake_resource),
+            "io_manager": LakeIOManager(lake=lake_resource, spark=LocalSpark()),
         },
     )
     instance = DagsterInstance.ephemeral()
     instance.add_dynamic_partitions("fruit_class", classes)
     result = defs.resolve_implicit_global_asset_job_def().execute_in_process(
-        instance=instance, partition_key=classes[0], raise_on_error=False,
+        instance=instance, tags=range_tags(classes[0], classes[-1]), raise_on_error=False,
     )
     for step_id, done in fake.steps.items():
         assert done.returncode == 0, f"{step_id}: {done.stderr[-3000:]}"
@@ -180,35 +199,35 @@ def test_assets_and_checks_run_as_steps_of_one_transient_cluster_on_an_s3_lake(s
     assert flow["LogUri"] == "s3://fruits-emr/staging/logs/emr/"
 
     steps = [r for kind, r in fake.requests if kind == "add_job_flow_steps"]
-    assert [s["JobFlowId"] for s in steps] == ["j-FAKE1"] * 2  # 2 assets, one cluster; checks read manifests
-    jobs = [s["Steps"][0]["HadoopJarStep"]["Args"][-2] for s in steps]
+    assert [s["JobFlowId"] for s in steps] == ["j-FAKE1"] * 2  # 2 Spark assets, one cluster; checks need no step
+    jobs = [s["Steps"][0]["HadoopJarStep"]["Args"][-3] for s in steps]
     assert jobs == ["ingest", "featurize"]
     args = steps[0]["Steps"][0]["HadoopJarStep"]["Args"]
-    job, params = args[-2], IngestParams.from_json(args[-1])
-    assert job == "ingest" and params.classes == [classes[0]]
-    assert params.source_root == f"file://{source}" and params.lake_root == "s3://fruits-emr/lake"
-    assert any(a.startswith("spark.yarn.appMasterEnv.DAGSTER_PIPES_CONTEXT=") for a in args)
+    job, params = args[-3], IngestParams.from_json(args[-2])
+    assert job == "ingest" and params.classes == classes
+    assert params.source_root == f"file://{source}" and params.raw_images == "s3://fruits-emr/lake/tables/raw_images"
+    assert args[-1].startswith(f"s3://fruits-emr/staging/results/{result.run_id}/"), "where the step writes its result"
+    assert not any("spark.jars" in a or a == "--jars" for a in args), "steps ship no jars: the cluster has Delta"
 
-    lake_keys = [o["Key"] for p in s3.get_paginator("list_objects_v2").paginate(Bucket="fruits-emr", Prefix="lake/data/")
-                 for o in p.get("Contents", [])]
-    for table in ("raw/images", "features"):
-        assert any(k.startswith(f"lake/data/{table}/{classes[0]}/") and k.endswith(".parquet") for k in lake_keys)
-    assert all("ServerSideEncryption" in s3.head_object(Bucket="fruits-emr", Key=k) for k in lake_keys)
+    keys = [o["Key"] for p in s3.get_paginator("list_objects_v2").paginate(Bucket="fruits-emr", Prefix="lake/tables/")
+            for o in p.get("Contents", [])]
+    for table in ("raw_images", "image_features"):
+        assert any(k.startswith(f"lake/tables/{table}/_delta_log/") for k in keys)
+        assert any(k.startswith(f"lake/tables/{table}/label={classes[0]}/") and k.endswith(".parquet") for k in keys)
+    assert all("ServerSideEncryption" in s3.head_object(Bucket="fruits-emr", Key=k) for k in keys)
 
     metadata = result.asset_materializations_for_node("raw_images")[0].metadata
-    manifest = lake_resource.manifest("raw_images", classes[0])
-    assert metadata["ingested"].value == manifest["rows"] == sample.TRAINING_PER_CLASS + sample.TEST_PER_CLASS
+    assert metadata["dagster/row_count"].value == 2 * (sample.TRAINING_PER_CLASS + sample.TEST_PER_CLASS)
     assert metadata["emr_cluster_id"].value == "j-FAKE1"
     assert metadata["emr_console_url"].value.endswith("clusterDetails/j-FAKE1")
     assert metadata["emr_step_id"].value == "s-1"
     features = result.asset_materializations_for_node("image_features")[0].metadata
-    assert features["rows"].value == sample.TRAINING_PER_CLASS + sample.TEST_PER_CLASS
+    assert features["dagster/row_count"].value == 2 * (sample.TRAINING_PER_CLASS + sample.TEST_PER_CLASS)
     assert features["weights"].value == "random"
     cost = "estimated_cost_usd (estimate: instance-hours x on-demand list prices)"
     assert features[cost].value > 0 and features["cluster_cores"].value == 16
-    assert features["images_per_second_per_core"].value == round(features["images_per_second"].value / 16, 3)
     checks = result.get_asset_check_evaluations()
-    assert len(checks) == 3 and all(c.passed for c in checks)
+    assert len(checks) == 2 * 6 and all(c.passed for c in checks if c.check_name != "features_from_imagenet_weights")
 
 
 def test_emr_client_is_built_in_the_configured_region():
@@ -228,11 +247,13 @@ def test_emr_outside_the_eu_is_refused_before_any_request(s3, s3_server, tmp_pat
     fake = FakeEmr(s3, tmp_path)
     context = SimpleNamespace(run_id="r", log=SimpleNamespace(info=print))
     with pytest.raises(RegionError, match="The EMR region is in us-east-1"):
-        _runtime(fake, s3=S3Resource(endpoint_url=s3_server), region="us-east-1").run_job(IngestParams(source_root="s3://fruits/source", lake_root="s3://fruits-emr/lake", classes=["Kiwi"]), context)
+        _runtime(fake, s3=S3Resource(endpoint_url=s3_server), region="us-east-1").submit(
+            IngestParams(source_root="s3://fruits/source", raw_images="s3://fruits-emr/lake/tables/raw_images",
+                         rejected_images="s3://fruits-emr/lake/tables/rejected_images", classes=["Kiwi"]), context)
     assert fake.requests == []
 
 
-def test_failed_step_raises_with_the_log_location(s3, s3_server, tmp_path):
+def test_a_failed_step_says_why_with_the_tail_of_its_stderr_and_where_its_logs_are(s3, s3_server, tmp_path):
     from dagster import asset, materialize
 
     make_bucket(s3, "fruits-emr", "eu-west-3")
@@ -249,5 +270,6 @@ def test_failed_step_raises_with_the_log_location(s3, s3_server, tmp_path):
     result = materialize([broken], resources={"spark": _runtime(fake, s3=S3Resource(endpoint_url=s3_server))}, raise_on_error=False)
     assert not result.success
     error = result.get_step_failure_events()[0].event_specific_data.error.to_string()
-    assert "EmrStepError: EMR step s-1 (no_such_job) on cluster j-FAKE1 did not complete" in error
+    assert "EMR step s-1 (no_such_job) on cluster j-FAKE1 failed: Unknown Error. Step failed with exitCode 1." in error
+    assert "Last lines of its stderr:" in error and "Unknown job 'no_such_job'" in error
     assert "Logs: s3://fruits-emr/staging/logs/emr/j-FAKE1/steps/s-1/" in error

@@ -53,7 +53,7 @@ def test_pre_7_10_releases_carry_the_emrfs_setting():
 
 def test_steps_ship_no_jars():
     runtime = _runtime()
-    args = runtime.step_request(VacuumParams(tables={"t": "s3://b/lake/tables/t"}), "s3://b/entry.py", {})
+    args = runtime.step_request(VacuumParams(tables={"t": "s3://b/lake/tables/t"}), "s3://b/entry.py")
     joined = " ".join(args["HadoopJarStep"]["Args"])
     assert "--jars" not in joined and "spark.jars" not in joined and "--packages" not in joined
 
@@ -68,7 +68,7 @@ def test_step_python_is_the_bootstrap_python():
     runtime = _runtime()
     script = runtime.bootstrap()
     bootstrap_python = re.search(r"^PYTHON=(\S+)$", script, re.MULTILINE).group(1)
-    args = runtime.step_request(VacuumParams(tables={}), "s3://b/entry.py", {})["HadoopJarStep"]["Args"]
+    args = runtime.step_request(VacuumParams(tables={}), "s3://b/entry.py")["HadoopJarStep"]["Args"]
     confs = dict(a.split("=", 1) for a in args if a.startswith("spark.pyspark."))
     assert confs["spark.pyspark.python"] == confs["spark.pyspark.driver.python"] == bootstrap_python
     assert bootstrap_python == "/usr/bin/python3.11"
@@ -90,7 +90,7 @@ def test_bootstrap_installs_only_what_the_cluster_lacks():
 
 def test_requirements_carry_the_declared_versions():
     requirements = dict(re.match(r"([a-z0-9-]+)(.*)", r).groups() for r in step_requirements())
-    assert requirements["dagster-pipes"].startswith("==")
+    assert requirements["ai-edge-litert"].startswith("==")
     assert set(requirements) == set(STEP_PACKAGES)
 
 

@@ -2,23 +2,21 @@
 It is converted in a child process, which a run starts as it begins, so that the
 conversion runs while the run ingests."""
 
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import psutil
 import pytest
-from dagster import AssetKey, DagsterInstance, Definitions, build_init_resource_context
+from dagster import AssetKey, DagsterInstance, build_init_resource_context
 
-from fruits_assets.assets import mobilenet_v2, raw_images
 from fruits_assets.partitions import range_tags
-from fruits_assets.resources import FruitSource, LakeIOManager, LakeResource, LocalSpark, MobileNetResource
+from fruits_assets.resources import LakeResource, LocalSpark, MobileNetResource
 from fruits_assets.resources import model as model_resource
-from fruits_assets.spark_jobs import featurize, mobilenet
+from fruits_assets.resources.model import bundle_key
+from fruits_assets.spark_jobs import mobilenet
 from fruits_assets.spark_jobs.images import decode
 from fruits_assets.spark_jobs.mobilenet import ModelSpec, sha256_file
-from fruits_assets.spark_jobs.versioned import VersionedLake
-from fruits_assets_tests.conftest import RANDOM_MODEL, lake_uri
+from fruits_assets_tests.conftest import RANDOM_MODEL
 
 
 class RefusedConversion:
@@ -44,13 +42,17 @@ def stand_in_conversion(weights_id: str, log: list[str]) -> type:
     return StandIn
 
 
-def test_a_cached_network_is_used_as_it_is(lake, monkeypatch):
+@pytest.mark.fast
+def test_a_cached_network_is_used_as_it_is(tmp_path, monkeypatch):
     monkeypatch.setattr(model_resource, "Conversion", RefusedConversion)
-    spec = MobileNetResource(**RANDOM_MODEL).prepare(LakeResource(root=str(lake)))
-    assert spec.weights == "random" and spec.seed == RANDOM_MODEL["seed"]
+    lake = LakeResource(root=str(tmp_path / "lake"))
+    lake.store().write_bytes(bundle_key(ModelSpec(**RANDOM_MODEL).validate(), "random"), b"the network")
+    spec = MobileNetResource(**RANDOM_MODEL).prepare(lake)
+    assert spec.weights == "random" and spec.seed == 0
 
 
-def test_a_weights_file_is_converted_once_and_the_job_reads_it_by_id(tmp_path, spark, monkeypatch):
+@pytest.mark.fast
+def test_a_weights_file_is_converted_once_and_named_by_its_content(tmp_path, monkeypatch):
     weights = tmp_path / "mine.weights.h5"
     weights.write_bytes(b"stand-in: conversion is replaced below")
     weights_id = f"file:{sha256_file(str(weights))[:16]}"  # what build_keras reports for a file
@@ -59,16 +61,12 @@ def test_a_weights_file_is_converted_once_and_the_job_reads_it_by_id(tmp_path, s
     spec = MobileNetResource(weights=str(weights)).prepare(lake)
     assert spec.weights == weights_id
     spec.validate()  # the job accepts the id without the file (an EMR node does not have it)
-    assert featurize.load_bundle(VersionedLake(spark, lake_uri(tmp_path / "lake")), spec) == (
-        b"converted network", weights_id
-    )
+    assert lake.store().read_bytes(bundle_key(spec, weights_id)) == b"converted network"
     monkeypatch.setattr(model_resource, "Conversion", RefusedConversion)
     assert MobileNetResource(weights=str(weights)).prepare(lake).weights == weights_id, "converted once"
-    missing = replace(spec, weights="file:fedcba9876543210")
-    with pytest.raises(FileNotFoundError, match="not in the lake's model cache"):
-        featurize.load_bundle(VersionedLake(spark, lake_uri(tmp_path / "lake")), missing)
 
 
+@pytest.mark.fast
 def test_auto_weights_that_fell_back_are_converted_once_per_process(tmp_path, monkeypatch):
     """mobilenet_v2 and image_features both prepare the network in a run: the second finds
     the fallback ``random`` network the first converted, under its own name."""
@@ -80,13 +78,14 @@ def test_auto_weights_that_fell_back_are_converted_once_per_process(tmp_path, mo
     assert MobileNetResource(weights="auto").prepare(lake).weights == "random", "converted once"
 
 
+@pytest.mark.fast
 def test_an_auto_rerun_that_falls_back_again_reuses_the_cached_random_network(tmp_path, monkeypatch):
     """A new process with ``auto`` weights tries ImageNet again; when it falls back to the
     random network the lake already holds, that network is not converted again."""
     monkeypatch.setattr(model_resource, "_RESOLVED", {})
     lake = LakeResource(root=str(tmp_path / "lake"))
     model = MobileNetResource(weights="auto")
-    lake.store().write_bytes(featurize.bundle_key(model.spec(), "random"), b"the random network")
+    lake.store().write_bytes(bundle_key(model.spec(), "random"), b"the random network")
     told: list = []
 
     class FallsBackAgain:
@@ -99,7 +98,7 @@ def test_an_auto_rerun_that_falls_back_again_reuses_the_cached_random_network(tm
     monkeypatch.setattr(model_resource, "Conversion", FallsBackAgain)
     assert model.prepare(lake).weights == "random"
     assert told == [["random"]], "the child is told which fallback the cache holds"
-    assert lake.store().read_bytes(featurize.bundle_key(model.spec(), "random")) == b"the random network"
+    assert lake.store().read_bytes(bundle_key(model.spec(), "random")) == b"the random network"
 
 
 def test_the_child_skips_converting_weights_the_cache_holds():
@@ -123,7 +122,7 @@ def test_the_child_process_converts_the_same_network(model_cache, real_sample):
 def test_auto_weights_come_back_as_a_clean_name(model_cache, real_sample):
     """``auto`` tries ImageNet first (Keras announces the download on stdout), and falls
     back to seeded random weights where it cannot download them (here)."""
-    spec = ModelSpec(weights="auto", seed=RANDOM_MODEL["seed"]).validate()
+    spec = ModelSpec(weights="auto").validate()
     payload, weights = model_resource.Conversion(spec).result()
     assert weights in ("imagenet", "random")
     if weights == "random":
@@ -151,6 +150,7 @@ class NoConversion:
         raise AssertionError("a conversion was started for a setting that cannot work")
 
 
+@pytest.mark.fast
 @pytest.mark.parametrize(
     "setting, error",
     [({"backend": "onnx"}, "Unknown backend 'onnx'"), ({"weights": "/no/such/weights.h5"}, "does not exist")],
@@ -166,57 +166,54 @@ def test_a_wrong_setting_starts_no_conversion_and_the_step_says_why(tmp_path, mo
     model.teardown_after_execution(context)
 
 
-class RecordedSpark(LocalSpark):
-    """Local Spark that notes each job it runs in ``EVENTS``."""
-
-    def run_job(self, params, context=None):
-        EVENTS.append(type(params).__name__)
-        return super().run_job(params, context)
-
-
 EVENTS: list[str] = []
 INGEST = [AssetKey("raw_images"), AssetKey("rejected_images")]
 
 
-def _image_run(tmp_path, real_sample, selection, **kwargs):
-    """A run of ``selection`` over two classes, the model resource given the lake (as
-    the deployments do, the IO manager holding the same resource)."""
-    lake = LakeResource(root=str(tmp_path / "lake"))
-    spark, model = RecordedSpark(master="local[2]"), MobileNetResource(**RANDOM_MODEL, lake=lake)
-    defs = Definitions(
-        assets=[raw_images, mobilenet_v2],
-        resources={"spark": spark, "lake": lake, "source": FruitSource(root=str(real_sample)), "model": model,
-                   "lake_io_manager": LakeIOManager(lake=lake, spark=spark, model=model)},
-    )
-    instance = DagsterInstance.ephemeral()
-    classes = ["Apple Red 1", "Cherry 1"]
-    instance.add_dynamic_partitions("fruit_class", classes)
-    job = defs.resolve_implicit_global_asset_job_def()
-    return job.execute_in_process(instance=instance, asset_selection=selection, tags=range_tags(*classes), **kwargs), lake
+@pytest.fixture
+def image_run(project, real_sample, tmp_path, monkeypatch):
+    """``run(selection, **kwargs)``: a run of ``selection`` over two classes of the project's
+    definitions, the Spark jobs it runs noted in EVENTS."""
+    original = LocalSpark.submit
 
+    def submit(self, params, context=None):
+        EVENTS.append(type(params).__name__)
+        return original(self, params, context)
 
-def test_a_run_converts_the_network_while_it_ingests(tmp_path, real_sample, monkeypatch):
+    monkeypatch.setattr(LocalSpark, "submit", submit)
     EVENTS.clear()
+    lake = tmp_path / "lake"
+
+    def run(selection, **kwargs):
+        defs, instance = project(lake, real_sample), DagsterInstance.ephemeral()
+        classes = ["Apple Red 1", "Cherry 1"]
+        instance.add_dynamic_partitions("fruit_class", classes)
+        job = defs.resolve_implicit_global_asset_job_def()
+        return job.execute_in_process(instance=instance, asset_selection=selection, tags=range_tags(*classes), **kwargs)
+
+    return run, LakeResource(root=str(lake))
+
+
+def test_a_run_converts_the_network_while_it_ingests(image_run, monkeypatch):
+    run, lake = image_run
     monkeypatch.setattr(model_resource, "Conversion", stand_in_conversion("random", EVENTS))
-    result, lake = _image_run(tmp_path, real_sample, [*INGEST, AssetKey("mobilenet_v2")])
-    assert result.success
+    assert run([*INGEST, AssetKey("mobilenet_v2")]).success
     assert EVENTS == ["conversion started", "IngestParams", "conversion awaited"], "one child, started before ingest"
     spec = ModelSpec(**RANDOM_MODEL).validate()
-    assert lake.store().read_bytes(featurize.bundle_key(spec, "random")) == b"converted network"
+    assert lake.store().read_bytes(bundle_key(spec, "random")) == b"converted network"
 
 
-def test_a_run_without_the_network_converts_nothing(tmp_path, real_sample, monkeypatch):
-    EVENTS.clear()
+def test_a_run_without_the_network_converts_nothing(image_run, monkeypatch):
+    run, _ = image_run
     monkeypatch.setattr(model_resource, "Conversion", stand_in_conversion("random", EVENTS))
-    assert _image_run(tmp_path, real_sample, INGEST)[0].success
+    assert run(INGEST).success
     assert EVENTS == ["IngestParams"]
 
 
-def test_a_failed_run_stops_the_conversion_it_started(tmp_path, real_sample, monkeypatch):
-    EVENTS.clear()
+def test_a_failed_run_stops_the_conversion_it_started(image_run, monkeypatch, tmp_path):
+    run, _ = image_run
     monkeypatch.setattr(model_resource, "Conversion", stand_in_conversion("random", EVENTS))
     (tmp_path / "lake").write_text("a file where the lake folder should be")
-    result, _ = _image_run(tmp_path, real_sample, [*INGEST, AssetKey("mobilenet_v2")], raise_on_error=False)
-    assert not result.success
+    assert not run([*INGEST, AssetKey("mobilenet_v2")], raise_on_error=False).success
     assert EVENTS[0] == "conversion started" and EVENTS[-1] == "conversion stopped"
     assert "conversion awaited" not in EVENTS

@@ -1,20 +1,19 @@
 """The lake, its IO manager, the source and the GDPR guard on S3 (a moto server on loopback)."""
 
-import io
+import pickle
 
 import pandas as pd
 import pytest
-from dagster import AssetKey, DagsterInstance, build_input_context, build_output_context, build_sensor_context
+from dagster import AssetMaterialization, DagsterInstance, build_sensor_context
 from dagster_aws.s3 import S3Resource
 
-from fruits_assets_tests.conftest import RANDOM_MODEL
-from fruits_assets.resources import MobileNetResource, FruitSource, LakeIOManager, LakeResource, LocalSpark
+from fruits_assets.defs.ingest.sensors import fruit_class_sensor
+from fruits_assets.defs.pca.assets import PCA_MATRIX
+from fruits_assets.defs.recognition.assets import FRUIT_CLASSIFIER
+from fruits_assets.partitions import range_tags
+from fruits_assets.resources import FruitSource, LakeResource
 from fruits_assets.resources.regions import RegionError
 from fruits_assets.resources.source import SourceError
-from fruits_assets.partitions import range_tags
-from fruits_assets.sensors import fruit_class_sensor
-from fruits_assets.spark_jobs.layout import TABLES
-from fruits_assets.spark_jobs.versioned import COMMITTED
 from fruits_assets.upload import upload
 from fruits_assets_tests.conftest import make_bucket
 
@@ -27,44 +26,37 @@ def eu_lake(s3, s3_server) -> LakeResource:
     return LakeResource(root="s3://fruits-lake/prod", s3=S3Resource(endpoint_url=s3_server))
 
 
-def test_io_manager_round_trip_of_every_small_object(eu_lake, s3):
-    manager = LakeIOManager(lake=eu_lake, spark=LocalSpark(), model=MobileNetResource(**RANDOM_MODEL))
-    context = build_output_context(asset_key=AssetKey("image_features"), run_id="r1")
-    manager.handle_output(context, None)  # what MaterializeResult assets hand it: nothing to store
-    with pytest.raises(TypeError, match="return MaterializeResult"):
-        manager.handle_output(context, {"rows": 3})
-
-    store = eu_lake.store()
-    old, new = f"{TABLES['pca_matrix']}/v=1", f"{TABLES['pca_matrix']}/v=2"
+def test_the_io_manager_loads_the_files_the_latest_materializations_name(eu_lake, s3, project, tmp_path):
     csv = b"path,label,split,pc_1\na.jpg,Apple 6,Training,0.5\n"
-    for version in (old, new):
-        store.write_bytes(f"{version}/pca_matrix.csv", csv)
-        store.write_bytes(f"{version}/{COMMITTED}", b"")
-    store.write_bytes(f"{TABLES['pca_matrix']}/v=3/pca_matrix.csv", b"half-written")  # never committed
-    png = b"\x89PNG\r\n\x1a\nfake"
-    uri = store.write_bytes(f"{new}/scatter.png", png)
-
-    assert eu_lake.current_version("pca_matrix") == new
-    assert eu_lake.read_uri(uri) == png
-    loaded = manager.load_input(build_input_context(asset_key=AssetKey("pca_matrix")))
-    pd.testing.assert_frame_equal(loaded, pd.read_csv(io.BytesIO(csv), dtype={"pc_1": "float32"}))  # streamed from S3
-    keys = [o["Key"] for o in s3.list_objects_v2(Bucket="fruits-lake")["Contents"]]
-    assert all(k.startswith("prod/") for k in keys)
+    store = eu_lake.store()
+    old, new = (store.write_bytes(f"exports/pca_matrix/{v}/pca_matrix.csv", csv.replace(b"0.5", b"0." + v.encode()))
+                for v in ("1", "2"))
+    model = store.write_bytes("models/fruit_classifier/v/model.joblib", pickle.dumps({"a": 1}))
+    defs, instance = project("s3://fruits-lake/prod"), DagsterInstance.ephemeral()
+    for asset, uri in ((PCA_MATRIX, old), (PCA_MATRIX, new), (FRUIT_CLASSIFIER, model)):
+        instance.report_runless_asset_event(AssetMaterialization(asset_key=asset, metadata={"dagster/uri": uri}))
+    loaded = defs.load_asset_value(PCA_MATRIX, instance=instance)
+    expected = pd.DataFrame({"path": ["a.jpg"], "label": ["Apple 6"], "split": ["Training"], "pc_1": [0.2]})
+    pd.testing.assert_frame_equal(loaded, expected.astype({"pc_1": "float32"}))  # streamed from S3
+    assert defs.load_asset_value(FRUIT_CLASSIFIER, instance=instance) == {"a": 1}
+    assert all(o["Key"].startswith("prod/") for o in s3.list_objects_v2(Bucket="fruits-lake")["Contents"])
 
 
 def test_lake_outside_the_eu_is_refused_before_any_write(s3, s3_server):
     make_bucket(s3, "fruits-us", "us-east-1")
     lake = LakeResource(root="s3://fruits-us/lake", s3=S3Resource(endpoint_url=s3_server))
     with pytest.raises(RegionError, match="us-east-1, outside the EU"):
-        lake.store().check_writable()
+        lake.check_ready()
     assert s3.list_objects_v2(Bucket="fruits-us").get("KeyCount", 0) == 0
-    LakeResource(root="s3://fruits-us/lake", s3=S3Resource(endpoint_url=s3_server), allow_non_eu_region=True).store().check_writable()
+    LakeResource(root="s3://fruits-us/lake", s3=S3Resource(endpoint_url=s3_server), allow_non_eu_region=True).check_ready()
 
 
-def test_lake_in_eu_west_3_is_accepted(eu_lake, s3):
-    eu_lake.store().check_writable()
-    head = s3.head_object(Bucket="fruits-lake", Key="prod/.write-probe")
-    assert head["ServerSideEncryption"] == "AES256"
+def test_lake_in_eu_west_3_is_accepted_and_its_files_encrypted(eu_lake, s3):
+    eu_lake.check_ready()
+    assert s3.head_object(Bucket="fruits-lake", Key="prod/.write-probe")["ServerSideEncryption"] == "AES256"
+    eu_lake.store().write_bytes("models/mobilenet_v2/x.bin", b"network")
+    assert s3.head_object(Bucket="fruits-lake", Key="prod/models/mobilenet_v2/x.bin")["ServerSideEncryption"] == "AES256"
+    assert eu_lake.delta_table("raw_images") is None and eu_lake.read_table("raw_images", ["label"]) is None
 
 
 def test_source_listing_and_partition_discovery_from_s3(s3, s3_server, real_sample):
@@ -72,8 +64,12 @@ def test_source_listing_and_partition_discovery_from_s3(s3, s3_server, real_samp
     upload(real_sample, "s3://fruits-source/fruits-360", s3, progress=False)
     source = FruitSource(root="s3://fruits-source/fruits-360", s3=S3Resource(endpoint_url=s3_server))
     expected = sorted(p.name for p in (real_sample / "Training").iterdir())
-    assert source.classes() == expected
+    assert source.class_names() == expected
     assert source.spark_root == "s3://fruits-source/fruits-360"
+    listed = source.files(expected[:2])
+    local = sorted(p.relative_to(real_sample).as_posix() for c in expected[:2] for p in real_sample.glob(f"*/{c}/*"))
+    assert sorted(f.relative for files in listed.values() for f in files) == local
+    assert sorted(f.relative for f in source.files(expected)[expected[0]]) == sorted(f.relative for f in listed[expected[0]])
     source.require(expected[:2])
     with pytest.raises(SourceError, match="no folder for class\\(es\\) Kiwi From Mars"):
         source.require(["Kiwi From Mars", expected[0]])
@@ -99,11 +95,4 @@ def test_source_outside_the_eu_is_refused(s3, s3_server):
     make_bucket(s3, "fruits-us-source", "us-east-1")
     s3.put_object(Bucket="fruits-us-source", Key="src/Training/Kiwi/1.jpg", Body=b"x", ServerSideEncryption="AES256")
     with pytest.raises(RegionError, match="s3://fruits-us-source is in us-east-1"):
-        FruitSource(root="s3://fruits-us-source/src", s3=S3Resource(endpoint_url=s3_server)).classes()
-
-
-def test_manifests_are_json_objects_with_sse(eu_lake, s3):
-    version = eu_lake.commit_objects("fruit_classifier", {"model.joblib": b"m"}, {"accuracy": 0.5})
-    head = s3.head_object(Bucket="fruits-lake", Key=f"prod/{version}/{COMMITTED}")
-    assert head["ServerSideEncryption"] == "AES256"
-    assert eu_lake.manifest("fruit_classifier") == {"accuracy": 0.5}
+        FruitSource(root="s3://fruits-us-source/src", s3=S3Resource(endpoint_url=s3_server)).class_names()
