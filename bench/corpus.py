@@ -11,7 +11,7 @@ import struct
 from itertools import cycle, islice, zip_longest
 from pathlib import Path
 
-from fruits_assets.spark_jobs.ingest import SPLITS
+from fruits_assets.spark_jobs.tables import SPLITS
 
 JPEG_START = b"\xff\xd8"
 COMMENT = b"\xff\xfe"

@@ -31,7 +31,7 @@ from PIL import Image, ImageEnhance
 from bench.featurize import SHARED_SAMPLE
 from bench.memory import PeakMemory
 from fruits_assets.spark_jobs import mobilenet
-from fruits_assets.spark_jobs.ingest import SPLITS
+from fruits_assets.spark_jobs.tables import SPLITS
 
 REPO = Path(__file__).resolve().parents[1]
 STEP_LINE = re.compile(r"^\s+(\w+)\s+([\d.]+) s\b(.*)$")
@@ -148,6 +148,8 @@ def main(argv: list[str] | None = None) -> int:
     before = inference_limit(payload, spec, limit_files, cores)
     print(f"inference limit before the run: {before} images/s ({cores} cores)", flush=True)
 
+    home.mkdir(parents=True)
+    shutil.copy(REPO / "dagster.yaml", home / "dagster.yaml")  # the instance `make` sets up
     env = {**os.environ, "FRUITS_SOURCE": str(source), "FRUITS_LAKE": str(lake), "DAGSTER_HOME": str(home),
            "FRUITS_HOME": str(work)}
     cold = run_cli(env)

@@ -2,7 +2,7 @@
 
 One run, the same N images and input size for every measure:
   limit         inference alone on pre-decoded tensors (fastest backend, all cores)
-  pipeline      the project's featurize job: raw Parquet -> features written
+  pipeline      the project's featurize job: raw_images -> image_features (Delta tables)
   reference     the peers' notebook pattern re-implemented (binaryFile, Keras in a UDF)
   keras_single  one process: decode + resize + Keras predict
 plus pipeline/limit and pipeline/reference, peak RSS and model builds per worker.
@@ -18,14 +18,15 @@ import shutil
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
+
+from deltalake import DeltaTable
 
 from fruits_assets import sample
 from fruits_assets.spark_jobs import jobs, mobilenet
 from fruits_assets.spark_jobs.contracts import FeaturizeParams, IngestParams
-from fruits_assets.spark_jobs.featurize import load_bundle
 from fruits_assets.spark_jobs.session import build_session
-from fruits_assets.spark_jobs.versioned import VersionedLake
 
 from . import baselines, corpus, pca
 from .memory import PeakMemory
@@ -82,6 +83,19 @@ def machine() -> dict:
     }
 
 
+def convert(spec: mobilenet.ModelSpec, lake: Path) -> tuple[str, mobilenet.ModelSpec]:
+    """(the network's location in ``lake``, the spec with its weights resolved): converted
+    once, kept in the lake's model cache as the pipeline keeps it."""
+    cache = lake / "models" / "mobilenet_v2"
+    for weights in mobilenet.cached_weights(spec.weights):
+        if (cache / f"{mobilenet.cache_key(spec, weights)}.bin").is_file():
+            return f"file://{cache}/{mobilenet.cache_key(spec, weights)}.bin", replace(spec, weights=weights)
+    payload, weights = mobilenet.bundle(spec)
+    cache.mkdir(parents=True, exist_ok=True)
+    (cache / f"{mobilenet.cache_key(spec, weights)}.bin").write_bytes(payload)
+    return f"file://{cache}/{mobilenet.cache_key(spec, weights)}.bin", replace(spec, weights=weights)
+
+
 def run(args: argparse.Namespace) -> dict:
     work = Path(args.workdir or tempfile.mkdtemp(prefix="fruits-bench-"))
     source, lake = work / "source", work / "lake"
@@ -96,26 +110,31 @@ def run(args: argparse.Namespace) -> dict:
     started = time.perf_counter()
     spark = build_session(args.master)
     results["spark_startup_seconds"] = round(time.perf_counter() - started, 2)
-    lake_uri = f"file://{lake}"
+    tables = {name: f"file://{lake}/tables/{name}" for name in ("raw_images", "rejected_images", "image_features")}
     started = time.perf_counter()
-    payload, results["weights"] = load_bundle(VersionedLake(spark, lake_uri), spec)
+    network, spec = convert(spec, lake)
+    results["weights"] = spec.weights
     results["model_build_seconds"] = round(time.perf_counter() - started, 2)
-    ingest = jobs.run(spark, IngestParams(source_root=f"file://{source}", lake_root=lake_uri, classes=classes))
-    assert ingest.ingested == args.images, f"ingest kept {ingest['ingested']} of {args.images} images"
+    ingest = jobs.run(spark, IngestParams(source_root=f"file://{source}", raw_images=tables["raw_images"],
+                                          rejected_images=tables["rejected_images"], classes=classes))
+    assert ingest.ingested == args.images, f"ingest kept {ingest.ingested} of {args.images} images"
     results["ingest_images_per_second"] = ingest.files_per_second
+    labels = DeltaTable(str(lake / "tables" / "raw_images")).to_pyarrow_table(columns=["label"]).column("label").to_pylist()
 
     measured: dict[str, dict | None] = dict.fromkeys(MEASURES)
     if "pipeline" not in args.skip:
         with PeakMemory() as memory:
             started = time.perf_counter()
-            metrics = jobs.run(spark, FeaturizeParams(lake_root=lake_uri, classes=classes, model=spec, force=True))
+            metrics = jobs.run(spark, FeaturizeParams(
+                raw_images=tables["raw_images"], image_features=tables["image_features"], network=network,
+                classes=classes, raw_rows={c: labels.count(c) for c in classes}, model=spec, force=True))
             measured["pipeline"] = {"images": metrics.rows, "seconds": time.perf_counter() - started}
         results.update(memory.mib())
         results["python_workers"] = len(metrics.model_builds_by_worker)
         results["model_builds_by_worker"] = sorted(metrics.model_builds_by_worker.values())
         results["threads_per_worker"] = metrics.threads_per_worker
     if args.pca:
-        results["pca"] = pca.compare(spark, lake_uri, classes)
+        results["pca"] = pca.compare(spark, tables["image_features"], classes, work / "pca")
     keras_weights = None
     if {"reference", "keras_single"} - args.skip:
         model, _ = mobilenet.build_keras(spec)
@@ -128,7 +147,7 @@ def run(args: argparse.Namespace) -> dict:
             (subset / f.relative_to(source)).symlink_to(f)
         measured["reference"] = baselines.reference(spark, subset, keras_weights, args.input_size, str(work / "reference"))
     fastest = mobilenet.ModelSpec(weights=args.weights, backend="litert", input_size=args.input_size).validate()
-    limit_payload = load_bundle(VersionedLake(spark, lake_uri), fastest)[0]
+    limit_payload = Path(convert(fastest, lake)[0].removeprefix("file://")).read_bytes()
     spark.stop()
     if "limit" not in args.skip:
         measured["limit"] = baselines.limit(limit_payload, fastest, baseline_files, os.cpu_count())

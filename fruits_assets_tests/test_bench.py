@@ -14,9 +14,7 @@ from bench.memory import PeakMemory
 from fruits_assets.spark_jobs.images import decode
 from fruits_assets_tests.conftest import REPO, project_env
 
-pytestmark = pytest.mark.slow
-
-
+@pytest.mark.fast
 def test_repeated_images_have_unique_bytes_and_identical_pixels(tmp_path, real_sample):
     per_class = corpus.build(real_sample, tmp_path, 1300)
     files = sorted(tmp_path.glob("*/*/*.jpg"))
@@ -37,6 +35,7 @@ time.sleep(1.5)
 """
 
 
+@pytest.mark.fast
 def test_peak_memory_counts_a_spike_between_two_samples():
     """A child holds 300 MiB for a moment between the sampler's first and second
     samples: the kernel's high-water mark still reports it."""

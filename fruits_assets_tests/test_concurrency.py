@@ -11,18 +11,18 @@ import time
 import numpy as np
 import pandas as pd
 from dagster import DagsterEventType, DagsterInstance, RunsFilter
-import pytest
+from deltalake import DeltaTable
 
-from fruits_assets.assets.common import SPARK_POOL
 from fruits_assets.definitions import defs
+from fruits_assets.defs.shared import SPARK_POOL
 from fruits_assets_tests.conftest import REPO, project_env
-
-pytestmark = pytest.mark.slow
 
 CLASSES = ["Cherry 1", "Tomato Yellow 1"]
 
 
 def _env(home, lake, source) -> dict:
+    (home / "dagster_home").mkdir(parents=True, exist_ok=True)  # as `make` sets it up: the pools are in its config
+    shutil.copy(REPO / "dagster.yaml", home / "dagster_home" / "dagster.yaml")
     return project_env(FRUITS_HOME=str(home), DAGSTER_HOME=str(home / "dagster_home"), FRUITS_LAKE=str(lake),
                        FRUITS_SOURCE=str(source), FRUITS_WEIGHTS="random")
 
@@ -40,7 +40,7 @@ def _finish(process) -> str:
 
 def _spark_steps() -> set[str]:
     """Steps in the "spark" pool."""
-    job = defs.resolve_implicit_global_asset_job_def()
+    job = defs().resolve_implicit_global_asset_job_def()
     return {node.name for node in job.graph.node_defs if node.pool == SPARK_POOL}
 
 
@@ -63,8 +63,7 @@ def _step_intervals(home) -> list[tuple[float, float, str]]:
 
 
 def _features(lake) -> pd.DataFrame:
-    frames = [pd.read_parquet(p) for p in sorted(lake.glob("data/features/*/v=*/*.parquet"))]
-    return pd.concat(frames).sort_values("image_id").reset_index(drop=True)
+    return DeltaTable(str(lake / "tables" / "image_features")).to_pandas().sort_values("image_id").reset_index(drop=True)
 
 
 def test_two_runs_at_once_are_serialized_and_equal_one_run(tmp_path, real_sample, monkeypatch):
@@ -89,7 +88,7 @@ def test_two_runs_at_once_are_serialized_and_equal_one_run(tmp_path, real_sample
     assert len(concurrent) == concurrent["image_id"].nunique() == 100
     assert list(concurrent["image_id"]) == list(alone["image_id"])
     assert np.array_equal(np.stack(concurrent["features"]), np.stack(alone["features"]))
-    csv_shared = list((shared / "lake").glob("data/pca/v=*/pca_matrix.csv"))
-    csv_single = list((single / "lake").glob("data/pca/v=*/pca_matrix.csv"))
+    csv_shared = list((shared / "lake").glob("exports/pca_matrix/*/pca_matrix.csv"))
+    csv_single = list((single / "lake").glob("exports/pca_matrix/*/pca_matrix.csv"))
     assert len(csv_shared) == len(csv_single) == 1
     assert csv_shared[0].read_bytes() == csv_single[0].read_bytes()

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import io
 
-import matplotlib
+import numpy as np
+import pandas as pd
+from matplotlib import colormaps
+from matplotlib.figure import Figure
+from PIL import Image
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from PIL import Image  # noqa: E402
-
-from .images import decode  # noqa: E402
+from .images import decode
 
 THUMBNAIL = 64
 THUMBNAILS_PER_CLASS = 6
@@ -33,17 +31,18 @@ def _png(image: Image.Image) -> bytes:
     return buffer.getvalue()
 
 
-def _figure_png(figure) -> bytes:
+def _figure_png(figure: Figure) -> bytes:
+    """The PNG of a figure drawn without pyplot (no global backend, nothing to close)."""
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=80, bbox_inches="tight")
-    plt.close(figure)
     return buffer.getvalue()
 
 
 def scree(explained: list[float], spectrum: list[float], k: int, target: float | None) -> bytes:
     """Explained variance per component (first 100) and its cumulative curve, k marked."""
     shown = np.asarray(spectrum[:100])
-    figure, left = plt.subplots(figsize=(7, 3.5))
+    figure = Figure(figsize=(7, 3.5))
+    left = figure.subplots()
     left.bar(np.arange(1, len(shown) + 1), shown, color="#8fb3d9", label="explained variance")
     left.set_xlabel("component")
     left.set_ylabel("explained variance ratio")
@@ -61,9 +60,10 @@ def scree(explained: list[float], spectrum: list[float], k: int, target: float |
 
 def scatter(points: pd.DataFrame) -> bytes:
     """pc_1 against pc_2, one colour per class (``points``: label, pc_1, pc_2)."""
-    figure, axes = plt.subplots(figsize=(7, 5))
+    figure = Figure(figsize=(7, 5))
+    axes = figure.subplots()
     labels = sorted(points["label"].unique())
-    colours = plt.get_cmap("tab20", max(len(labels), 1))
+    colours = colormaps["tab20"].resampled(max(len(labels), 1))
     for i, label in enumerate(labels):
         mine = points[points["label"] == label]
         axes.scatter(mine["pc_1"], mine["pc_2"], s=8, color=colours(i), label=label)
@@ -83,7 +83,8 @@ def confusion(counts: list[list[int]], classes: list[str], accuracy: float, eval
     to draw."""
     matrix = np.asarray(counts)
     size = max(4.0, 0.28 * min(len(classes), LABELLED_CLASSES) + 2)
-    figure, axes = plt.subplots(figsize=(size + 1, size))
+    figure = Figure(figsize=(size + 1, size))
+    axes = figure.subplots()
     shown = axes.imshow(matrix, cmap="Blues")
     figure.colorbar(shown, ax=axes, fraction=0.046, pad=0.04, label="images")
     if len(classes) <= LABELLED_CLASSES:
