@@ -53,6 +53,8 @@ class Runs:
             self.assets[name] = Materialized(metadata, counts[name], seconds.get(event.step_key))
             self._line(name, self.assets[name], bool(event.partition))
         evaluations = result.get_asset_check_evaluations()
+        per_class = {(e.asset_key, e.check_name) for e in evaluations if e.partition}
+        evaluations = [e for e in evaluations if e.partition or (e.asset_key, e.check_name) not in per_class]
         if evaluations:
             failed = Counter(e.check_name for e in evaluations if not e.passed)
             shown = "; not passed: " + ", ".join(f"{n} ({c})" for n, c in sorted(failed.items())) if failed else ""

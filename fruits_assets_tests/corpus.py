@@ -105,3 +105,26 @@ def tiny_source(target: Path) -> Path:
                 (folder / f"{i}_100.jpg").write_bytes(sample._image(rng, colour, roundness))
     (target / "Training" / "Synthetic Apple Red" / "notes.txt").write_text("picked on a Tuesday\n")
     return target
+
+
+ODD_NAMES = ["Apple, Red", "Pear 'Williams'", "Pêche  de vigne", "Mango " + "very long name " * 7 + "end"]
+
+
+def many_classes(target: Path, count: int, per_class: int = 4, odd: list[str] = ()) -> list[str]:
+    """``count`` synthetic classes (``Class 000`` ...) of ``per_class`` small photos each
+    (one in Test, the others in Training), the names of ``odd`` among them; their names."""
+    import random
+
+    from fruits_assets import sample
+
+    names = [*odd, *(f"Class {i:03d}" for i in range(count - len(odd)))]
+    styles = list(sample.CLASSES.values())
+    for n, name in enumerate(names):
+        rng = random.Random(n)
+        colour, roundness = styles[n % len(styles)]
+        colour = tuple((c + 37 * n) % 256 for c in colour)
+        for i in range(per_class):
+            folder = target / ("Test" if i == 0 else "Training") / name
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / f"{i}_100.jpg").write_bytes(sample._image(rng, colour, roundness))
+    return sorted(names)

@@ -1,6 +1,8 @@
-"""The Dagster UI in a real browser (Debian's Chromium driven by Playwright): the
-lineage of every asset, and a backfill of two chosen classes launched from the
-UI that materializes exactly those two partitions, in one run. Screenshots go to
+"""The Dagster UI in a real browser (Debian's Chromium driven by Playwright), on 250
+classes, some with the names users have (a comma, an apostrophe, accents, over 100
+characters): the lineage of every asset, a backfill of a range of classes launched from
+the UI (the first with a comma and an apostrophe in its name) that materializes exactly
+those partitions in one run, and the partitions page. Screenshots go to
 ``test-artifacts/ui/``."""
 
 import os
@@ -14,12 +16,15 @@ import pytest
 from dagster import AssetKey, DagsterInstance, RunsFilter
 from dagster._core.execution.backfill import BulkActionStatus
 
+from fruits_assets.partitions import partition_folder
 from fruits_assets_tests.conftest import REPO, free_port, graphql, project_env, stop_group, wait_http
+from fruits_assets_tests.corpus import many_classes
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = REPO / "test-artifacts" / "ui"
-CLASSES = ["Apple 6", "Cherry 1", "Tomato 1", "Tomato Yellow 1"]
-CHOSEN = ["Cherry 1", "Tomato 1"]
+ODD = ["Cherry, Bing 'dark'", "Pêche  de vigne"]
+CLASS_COUNT = 250
+CHOSEN = ["Cherry, Bing 'dark'", "Class 000", "Class 001"]  # consecutive: a range
 LINEAGE = {
     "raw_images": ([], ["image_features"]),
     "rejected_images": ([], []),
@@ -43,14 +48,12 @@ def _mark_community_popup_seen(base: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def ui(tmp_path_factory, real_sample):
-    """``dagster dev`` (webserver + daemon) on loopback over a 4-class copy of the sample."""
+def ui(tmp_path_factory):
+    """``dagster dev`` (webserver + daemon) on loopback over 250 small synthetic classes."""
     if not CHROMIUM.exists():
         pytest.fail(f"{CHROMIUM} is missing: `apt-get install -y chromium` (.ci/run does it).")
     root = tmp_path_factory.mktemp("ui")
-    for split in ("Training", "Test"):
-        for cls in CLASSES:
-            shutil.copytree(real_sample / split / cls, root / "source" / split / cls)
+    many_classes(root / "source", CLASS_COUNT, odd=ODD)
     home = root / "dagster_home"
     home.mkdir()
     shutil.copy(REPO / "dagster.yaml", home / "dagster.yaml")
@@ -130,6 +133,7 @@ def test_backfill_of_two_classes_from_the_ui(ui, page):
     _open(page, f"{base}/assets/raw_images")
     page.get_by_role("button", name="Materialize", exact=False).first.click()
     page.get_by_text("Additional assets will be materialized").wait_for(timeout=60_000)  # rejected_images, same step
+    page.screenshot(path=str(ARTIFACTS / "materialize-both-tables.png"))
     page.get_by_role("button", name="Confirm").click()
     page.get_by_text("Launch runs to materialize").first.wait_for(timeout=60_000)
     page.get_by_text("Select a partition or create one").click()
@@ -153,9 +157,13 @@ def test_backfill_of_two_classes_from_the_ui(ui, page):
     assert materialized == set(CHOSEN)
     runs = instance.get_runs(RunsFilter())
     assert len(instance.get_backfills()) == 1 and len(runs) == 1, "a single-run backfill"
-    assert {p.name for p in (root / "lake" / "data" / "raw" / "images").iterdir()} == set(CHOSEN)
+    assert runs[0].tags["dagster/asset_partition_range_start"] == CHOSEN[0]
+    assert runs[0].tags["dagster/asset_partition_range_end"] == CHOSEN[-1]
+    folders = {p.name for p in (root / "lake" / "tables" / "raw_images").iterdir() if p.name.startswith("label=")}
+    assert folders == {partition_folder(c) for c in CHOSEN}
 
     _open(page, f"{base}/assets/raw_images?view=partitions")
-    page.get_by_text("Tomato Yellow 1").first.wait_for(timeout=60_000)
+    page.get_by_text(CHOSEN[0]).first.wait_for(timeout=60_000)
+    page.get_by_text(f"{CLASS_COUNT} partitions", exact=False).first.wait_for(timeout=60_000)
     page.wait_for_timeout(1500)
     page.screenshot(path=str(ARTIFACTS / "partitions.png"), full_page=True)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from dagster import (
     AssetCheckEvaluation,
+    AssetCheckResult,
     AssetCheckSeverity,
     AssetCheckSpec,
     AssetExecutionContext,
@@ -42,6 +43,7 @@ SPARK_RETRY = RetryPolicy(max_retries=2, delay=10, backoff=Backoff.EXPONENTIAL)
 LAKE_ASSET = {"group_name": GROUP, "owners": OWNERS, "code_version": CODE_VERSION}
 DATA_VERSION_TAG = "dagster/data_version"
 KEPT = "unchanged"  # metadata: whether a materialization kept the files of the current version
+RESULT_CLASSES = 50  # a check's result for a run names at most this many classes that did not pass
 
 
 def digest(value) -> str:
@@ -119,18 +121,28 @@ class ClassCheck:
 
 
 def class_evaluations(checks: Iterable[ClassCheck], measures: dict[str, object],
-                      selected: set) -> Iterator[AssetCheckEvaluation]:
-    """One evaluation per check and class (a range run's classes each get their own)."""
+                      selected: set) -> Iterator[AssetCheckEvaluation | AssetCheckResult]:
+    """One evaluation per check and class, on the class's partition (a run over a range of
+    classes records one materialization for all of them, and Dagster gives a check result
+    no partition), then the check's result for the run: passed when every class passed."""
     for check in checks:
         spec = check.spec
         if spec.key not in selected:
             continue
+        failed = []
         for cls, measured in measures.items():
             outcome = check.evaluate(measured)
+            if not outcome.passed:
+                failed.append(cls)
             yield AssetCheckEvaluation(
                 asset_key=spec.asset_key, check_name=spec.name, passed=outcome.passed, partition=cls,
                 blocking=spec.blocking, severity=check.severity, metadata=outcome.metadata,
             )
+        yield AssetCheckResult(
+            asset_key=spec.asset_key, check_name=spec.name, passed=not failed, severity=check.severity,
+            metadata={"classes": len(measures), "classes_not_passed": len(failed),
+                      "not_passed": MetadataValue.json(failed[:RESULT_CLASSES])},
+        )
 
 
 def previous_materialization(context: AssetExecutionContext, key: AssetKey) -> tuple[str | None, dict] | None:

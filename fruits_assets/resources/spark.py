@@ -35,15 +35,15 @@ def is_transient(error: BaseException) -> bool:
 
 
 def short_message(error: BaseException) -> str:
-    """The error's own message, without the JVM's or the Python workers' stack traces: for a
-    failure inside a Spark task, the last line of the worker's traceback."""
+    """The error's type and own message, without the JVM's or the Python workers' stack
+    traces: for a failure inside a Spark task, the last line of the worker's traceback."""
     lines = [line.strip() for line in str(error).splitlines() if line.strip()]
     worker = [line for line in lines if not line.startswith(("at ", "File ", "Traceback", "^", "~"))]
     if "Traceback" in str(error) and worker:
         tail = [line for line in worker if ":" in line and not line.startswith("org.apache")]
         message = tail[-1] if tail else worker[-1]
     else:
-        message = worker[0] if worker else type(error).__name__
+        message = f"{type(error).__name__}: {worker[0]}" if worker else type(error).__name__
     return message[:MESSAGE_CHARACTERS]
 
 

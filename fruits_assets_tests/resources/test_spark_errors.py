@@ -47,7 +47,7 @@ def test_other_errors_are_final_failures_with_their_own_message(error):
 
 def test_a_worker_failure_reads_as_the_last_line_of_its_traceback():
     assert short_message(RuntimeError(WORKER_FAILURE)) == "ValueError: an image of 0 bytes"
-    assert short_message(ValueError("Set either k or variance_target")) == "Set either k or variance_target"
+    assert short_message(ValueError("Set either k or variance_target")) == "ValueError: Set either k or variance_target"
 
 
 def test_a_failure_already_raised_passes_through():

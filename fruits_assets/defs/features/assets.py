@@ -83,7 +83,6 @@ class FeaturizeConfig(Config):
         description="1280 MobileNetV2 features per image (float32), with the model that computed them.",
     )],
     check_specs=[check.spec for check in CHECKS],
-    can_subset=True,
     backfill_policy=BackfillPolicy.single_run(),
     pool=SPARK_POOL,
     retry_policy=SPARK_RETRY,

@@ -52,7 +52,6 @@ class IngestConfig(Config):
                   "size and modification time, and the reason.", **TABLE),
     ],
     check_specs=[check.spec for check in CHECKS],
-    can_subset=True,
     backfill_policy=BackfillPolicy.single_run(),
     pool=SPARK_POOL,
     retry_policy=SPARK_RETRY,
@@ -83,37 +82,34 @@ def raw_images(context: AssetExecutionContext, config: IngestConfig, spark: Spar
         measures = {c: measures[c] for c in classes}
         contents = {c: digest(sorted((f.relative, f.size, f.modified_ms) for f in listed[c])) for c in classes}
         raw_version, rejected_version = lake.table_version("raw_images"), lake.table_version("rejected_images")
-        selected = context.selected_asset_keys
-        if RAW_IMAGES in selected:
-            ingested = sum(m.ingested for m in measures.values())
-            yield MaterializeResult(
-                asset_key=RAW_IMAGES,
-                data_version=data_version_of(contents),
-                metadata={
-                    **table_metadata(ingested, column_schema(RAW_SCHEMA), lake.uri(lake.table_key("raw_images")), raw_version),
-                    "files": sum(m.files for m in measures.values()),
-                    "rejected": sum(m.rejected for m in measures.values()),
-                    "ingested_classes": len(todo),
-                    "unchanged_classes": len(unchanged),
-                    "seconds": MetadataValue.float(result.seconds if result else 0.0),
-                    "files_per_second": MetadataValue.float(float(result.files_per_second or 0.0) if result else 0.0),
-                    "source": source.resolved_root(),
-                    **(runtime_metadata(result) if result else {}),
-                },
-            )
-        if REJECTED_IMAGES in selected:
-            reasons: Counter[str] = Counter()
-            for m in measures.values():
-                reasons.update(m.rejected_by_reason)
-            yield MaterializeResult(
-                asset_key=REJECTED_IMAGES,
-                data_version=data_version_of(contents),
-                metadata={
-                    **table_metadata(sum(reasons.values()), column_schema(REJECTED_SCHEMA),
-                                     lake.uri(lake.table_key("rejected_images")), rejected_version),
-                    "rejected_by_reason": MetadataValue.json(dict(sorted(reasons.items()))),
-                },
-            )
+        ingested = sum(m.ingested for m in measures.values())
+        yield MaterializeResult(
+            asset_key=RAW_IMAGES,
+            data_version=data_version_of(contents),
+            metadata={
+                **table_metadata(ingested, column_schema(RAW_SCHEMA), lake.uri(lake.table_key("raw_images")), raw_version),
+                "files": sum(m.files for m in measures.values()),
+                "rejected": sum(m.rejected for m in measures.values()),
+                "ingested_classes": len(todo),
+                "unchanged_classes": len(unchanged),
+                "seconds": MetadataValue.float(result.seconds if result else 0.0),
+                "files_per_second": MetadataValue.float(float(result.files_per_second or 0.0) if result else 0.0),
+                "source": source.resolved_root(),
+                **(runtime_metadata(result) if result else {}),
+            },
+        )
+        reasons: Counter[str] = Counter()
+        for m in measures.values():
+            reasons.update(m.rejected_by_reason)
+        yield MaterializeResult(
+            asset_key=REJECTED_IMAGES,
+            data_version=data_version_of(contents),
+            metadata={
+                **table_metadata(sum(reasons.values()), column_schema(REJECTED_SCHEMA),
+                                 lake.uri(lake.table_key("rejected_images")), rejected_version),
+                "rejected_by_reason": MetadataValue.json(dict(sorted(reasons.items()))),
+            },
+        )
         yield from class_evaluations(CHECKS, measures, context.selected_asset_check_keys)
 
 
