@@ -1,16 +1,15 @@
 """The command line: partitions are added and removed only on request, bad input is refused
 before any work, and a run's failure reads as one short block."""
 
+import os
 import shutil
-import subprocess
-import sys
 
 import pytest
 from dagster import DagsterInstance, Definitions, Failure, asset, define_asset_job
 
 from fruits_assets import cli
 from fruits_assets.report import Runs, failure_block
-from fruits_assets_tests.conftest import REPO, project_env
+from fruits_assets_tests.conftest import project_env
 
 pytestmark = pytest.mark.fast
 
@@ -34,10 +33,20 @@ def test_every_command_parses_with_its_options():
         cli.parser().parse_args(["materialize"])
 
 
-def _cli(*args, source, home):
-    env = project_env(FRUITS_SOURCE=str(source), FRUITS_HOME=str(home), DAGSTER_HOME=str(home / "dh"))
-    return subprocess.run([sys.executable, "-m", "fruits_assets.cli", *args], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=300)
+@pytest.fixture
+def run_cli(monkeypatch, capsys):
+    """``run(*args, source, home)``: the command line in this process; (status, out, err)."""
+    def run(*args, source, home):
+        for name in [k for k in os.environ if k.startswith(("FRUITS_", "DAGSTER_"))]:
+            monkeypatch.delenv(name)
+        for name, value in project_env(FRUITS_SOURCE=str(source), FRUITS_HOME=str(home),
+                                       DAGSTER_HOME=str(home / "dh")).items():
+            monkeypatch.setenv(name, value)
+        status = cli.main(list(args))
+        captured = capsys.readouterr()
+        return status, captured.out, captured.err
+
+    return run
 
 
 def _tree(root, classes):
@@ -47,26 +56,26 @@ def _tree(root, classes):
     return root
 
 
-def test_another_source_keeps_the_partitions_until_pruned(tmp_path):
+def test_another_source_keeps_the_partitions_until_pruned(tmp_path, run_cli):
     first = _tree(tmp_path / "first", ["Apple 6", "Cherry 1"])
     second = _tree(tmp_path / "second", ["Cherry 1"])
-    assert "2 added, 0 removed" in _cli("partitions", source=first, home=tmp_path).stdout
-    kept = _cli("partitions", source=second, home=tmp_path)
-    assert "0 added, 0 removed" in kept.stdout and "--prune" in kept.stdout
-    assert "0 added, 1 removed" in _cli("partitions", "--prune", source=second, home=tmp_path).stdout
+    assert "2 added, 0 removed" in run_cli("partitions", source=first, home=tmp_path)[1]
+    _, kept, _ = run_cli("partitions", source=second, home=tmp_path)
+    assert "0 added, 0 removed" in kept and "--prune" in kept
+    assert "0 added, 1 removed" in run_cli("partitions", "--prune", source=second, home=tmp_path)[1]
 
 
-def test_run_refuses_classes_the_source_lacks_and_names_that_cannot_be_classes(tmp_path):
+def test_run_refuses_classes_the_source_lacks_and_names_that_cannot_be_classes(tmp_path, run_cli):
     source = _tree(tmp_path / "source", ["Apple 6", "Fig [dried]", "Pear: ripe"])
-    refused = _cli("run", source=source, home=tmp_path)
-    assert refused.returncode == 2 and "Traceback" not in refused.stderr
-    assert "2 class folder name(s) cannot be fruit classes" in refused.stderr
-    assert "'Fig [dried]'" in refused.stderr and "'Pear: ripe'" in refused.stderr
+    status, _, refused = run_cli("run", source=source, home=tmp_path)
+    assert status == 2 and "Traceback" not in refused
+    assert "2 class folder name(s) cannot be fruit classes" in refused
+    assert "'Fig [dried]'" in refused and "'Pear: ripe'" in refused
     shutil.rmtree(source / "Training" / "Fig [dried]")
     shutil.rmtree(source / "Training" / "Pear: ripe")
-    unknown = _cli("run", "--classes", "Apple 6", "Kiwi From Mars", source=source, home=tmp_path)
-    assert unknown.returncode == 2
-    assert "the source does not have: Kiwi From Mars" in unknown.stderr and "Traceback" not in unknown.stderr
+    status, _, unknown = run_cli("run", "--classes", "Apple 6", "Kiwi From Mars", source=source, home=tmp_path)
+    assert status == 2
+    assert "the source does not have: Kiwi From Mars" in unknown and "Traceback" not in unknown
 
 
 def _failing_run(error: Exception):

@@ -105,3 +105,26 @@ def test_a_failing_python_asset_reads_as_one_short_block(cli_run, monkeypatch, c
     assert block[1] == "  ValueError: the matrix has a row of the wrong length"
     assert "pca_matrix" in block[2] and "image_features (3 classes)" in block[2]
     assert "Traceback" not in output and len(block) == 4
+
+
+def test_250_small_classes_run_to_the_end_quietly(tmp_path, model_cache):
+    """Hundreds of classes: every photo in the CSV, and no Spark or JVM warning on the console."""
+    from fruits_assets_tests.conftest import seed_lake
+    from fruits_assets_tests.corpus import many_classes
+
+    classes = many_classes(tmp_path / "source", 250, odd=ODD_NAMES)
+    lake = seed_lake(tmp_path / "lake", model_cache)
+    env = project_env(FRUITS_SOURCE=str(tmp_path / "source"), FRUITS_HOME=str(tmp_path), DAGSTER_HOME=str(tmp_path / "dh"),
+                      FRUITS_LAKE=str(lake))
+    (tmp_path / "dh").mkdir()
+    shutil.copy(REPO / "dagster.yaml", tmp_path / "dh" / "dagster.yaml")
+    run = subprocess.run([sys.executable, "-m", "fruits_assets.cli", "run"], cwd=REPO, env=env, capture_output=True,
+                         text=True, timeout=1200)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    output = run.stdout + run.stderr
+    for noise in (" WARN ", " ERROR ", "Traceback", "INFO:", "Warning"):
+        assert noise not in output, output
+    assert len(output.splitlines()) <= 30
+    (csv,) = (lake / "exports").glob("pca_matrix/*/pca_matrix.csv")
+    matrix = pd.read_csv(csv)
+    assert len(matrix) == 1000 and sorted(matrix["label"].unique()) == classes

@@ -1,5 +1,6 @@
 """FRUITS_DEPLOYMENT picks the resources; aws without credentials or settings says what is missing."""
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -8,6 +9,7 @@ import pytest
 
 from dagster import EnvVar, build_resources
 
+from fruits_assets import cli
 from fruits_assets.deployments import aws_resources, check_aws_settings, local_resources
 from fruits_assets.resources import EmrSpark
 from fruits_assets.resources.spark import reads_s3a
@@ -31,16 +33,21 @@ def _no_aws_env(tmp_path, **extra) -> dict:
     )
 
 
-@pytest.mark.parametrize("command", [["run"], ["partitions"]])
-def test_aws_without_credentials_fails_with_what_is_missing(tmp_path, command):
-    result = subprocess.run(
-        [sys.executable, "-m", "fruits_assets.cli", *command], cwd=REPO, env=_no_aws_env(tmp_path, **AWS_SETTINGS),
-        capture_output=True, text=True, timeout=300,
-    )
-    assert result.returncode == 2
-    assert "FRUITS_DEPLOYMENT=aws needs:" in result.stderr and "AWS credentials" in result.stderr
-    assert "FRUITS_LAKE" not in result.stderr  # set, so not listed
-    assert "Traceback" not in result.stderr + result.stdout
+def _use(monkeypatch, env: dict) -> None:
+    for name in [k for k in os.environ if k.startswith(("FRUITS_", "DAGSTER_", "AWS_"))]:
+        monkeypatch.delenv(name)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+
+
+@pytest.mark.parametrize("command", [["run"], ["partitions"], ["vacuum"]])
+def test_aws_without_credentials_fails_with_what_is_missing(tmp_path, command, monkeypatch, capsys):
+    _use(monkeypatch, _no_aws_env(tmp_path, **AWS_SETTINGS))
+    assert cli.main(command) == 2
+    error = capsys.readouterr().err
+    assert "FRUITS_DEPLOYMENT=aws needs:" in error and "AWS credentials" in error
+    assert "FRUITS_LAKE" not in error  # set, so not listed
+    assert "Traceback" not in error
 
 
 def test_every_missing_setting_is_named(tmp_path, monkeypatch):
@@ -70,22 +77,23 @@ def test_aws_resources_are_emr_with_s3_lake_and_settings_from_env_vars(monkeypat
         assert built.lake.spark_root == "s3://fruits-lake-eu/lake"
 
 
-def test_aws_definitions_validate_and_emr_plan(tmp_path):
+def test_aws_definitions_validate_and_emr_plan(tmp_path, monkeypatch, capsys):
     env = _no_aws_env(tmp_path, **AWS_SETTINGS, AWS_ACCESS_KEY_ID="k", AWS_SECRET_ACCESS_KEY="s",
                       AWS_DEFAULT_REGION="eu-west-3")
     dagster = Path(sys.executable).parent / "dagster"
     validate = subprocess.run([str(dagster), "definitions", "validate", "-m", "fruits_assets.definitions"],
                               cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     assert validate.returncode == 0, validate.stdout + validate.stderr
-    plan = subprocess.run([sys.executable, "-m", "fruits_assets.cli", "emr-plan"],
-                          cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
-    assert plan.returncode == 0, plan.stderr
-    assert f'"ReleaseLabel": "{DEFAULT_RELEASE}"' in plan.stdout and "/hour on demand" in plan.stdout
-    assert "S3 connector S3A" in plan.stdout and "fs.s3a.encryption.algorithm" in plan.stdout
-    assert "EC2 $" in plan.stdout and "EMR $" in plan.stdout and "estimate" in plan.stdout
-    assert "pip install --quiet --no-deps" in plan.stdout and "ai-edge-litert" in plan.stdout
-    installs = [line for line in plan.stdout.splitlines() if "pip install" in line]
-    assert installs and not any("tensorflow" in line or "pyspark" in line for line in installs)
+    _use(monkeypatch, env)
+    assert cli.main(["emr-plan"]) == 0
+    plan = capsys.readouterr().out
+    assert f'"ReleaseLabel": "{DEFAULT_RELEASE}"' in plan and "/hour on demand" in plan
+    assert "S3 connector S3A" in plan and "fs.s3a.encryption.algorithm" in plan
+    assert '"delta.enabled": "true"' in plan and "--jars" not in plan
+    assert "EC2 $" in plan and "EMR $" in plan and "estimate" in plan
+    assert "pip install --quiet --no-deps" in plan and "ai-edge-litert" in plan
+    installs = [line for line in plan.splitlines() if "pip install" in line]
+    assert installs and not any("tensorflow" in line or "pyspark" in line or "dagster" in line for line in installs)
 
 
 def test_local_settings_left_unset_keep_the_defaults(monkeypatch, tmp_path):

@@ -19,7 +19,6 @@ import pyarrow.parquet as pq
 from dagster import AssetKey, ConfigurableIOManager, InputContext, OutputContext, ResourceDependency
 from pyspark.sql import DataFrame as SparkDataFrame
 
-from ..spark_jobs.pca_model import FittedPCA
 from ..spark_jobs.tables import PARTITION
 from .lake import LakeResource
 from .spark import LocalSpark
@@ -64,6 +63,8 @@ class LakeIOManager(ConfigurableIOManager):
         if storage == CSV_MATRIX:
             return read_matrix(store, data_key)
         if storage == PCA_MODEL:
+            from ..spark_jobs.pca_model import FittedPCA  # pyspark.ml: only for this asset
+
             (part,) = [k for k in store.list_files(f"{data_key}/data") if k.endswith(".parquet")]
             return FittedPCA.from_data(pq.read_table(io.BytesIO(store.read_bytes(part))))
         if storage == PICKLE:

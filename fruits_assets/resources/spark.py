@@ -11,11 +11,8 @@ from contextlib import contextmanager
 from typing import Any
 
 from dagster import ConfigurableResource, Failure
-from pyspark.sql import SparkSession
 
-from ..spark_jobs import jobs
 from ..spark_jobs.contracts import Contract, JobResult
-from ..spark_jobs.session import build_session
 from . import s3a
 
 _LOCK = threading.Lock()
@@ -89,10 +86,16 @@ class LocalSpark(SparkRuntime):
     log_level: str = "WARN"  # the JVM's log level on the console (the CLI sets ERROR unless -v)
     conf: dict[str, str] = {}
 
-    def session(self, with_s3a: bool = False) -> SparkSession:
+    def session(self, with_s3a: bool = False):
+        """The process's SparkSession (Spark is imported when a job first needs it: a run
+        with nothing to compute starts no JVM and loads none of Spark's Python)."""
+        from ..spark_jobs.session import build_session
+
         with _LOCK:
             extra = {"spark.driver.memory": self.driver_memory, **(s3a.spark_conf() if with_s3a else {})}
             return build_session(self.master, {**extra, **self.conf}, with_s3a=with_s3a, log_level=self.log_level)
 
     def submit(self, params: Contract, context: Any = None) -> JobResult:
+        from ..spark_jobs import jobs
+
         return jobs.run(self.session(with_s3a=reads_s3a(params)), params)

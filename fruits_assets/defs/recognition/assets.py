@@ -23,7 +23,6 @@ from dagster import (
 from ...resources import LakeResource
 from ...resources.spark import final_unless_transient
 from ...resources.io_manager import PICKLE, STORAGE, read_matrix
-from ...spark_jobs import plots
 from ..pca.assets import PCA_MATRIX
 from ..shared import KEPT, LAKE_ASSET, digest, kept, png_bytes_markdown, previous_materialization
 from . import checks, classifier
@@ -84,6 +83,8 @@ def fruit_classifier(context: AssetExecutionContext, config: ClassifierConfig, l
 
 
 def _report_metadata(report: classifier.ClassifierReport, floor: float) -> dict:
+    from ...spark_jobs import plots  # matplotlib: only when a model is trained
+
     metadata = {
         "evaluation": report.evaluation, "evaluated": report.evaluated, "evaluation_reason": report.reason,
         "classes": len(report.classes), "train_rows": report.train_rows, "evaluated_rows": report.evaluated_rows,

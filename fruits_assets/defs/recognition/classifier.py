@@ -20,15 +20,15 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import joblib
 import numpy as np
 import pandas as pd
-from sklearn.dummy import DummyClassifier
-from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import Pipeline, make_pipeline
-from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
+
+if TYPE_CHECKING:
+    from sklearn.pipeline import Pipeline
 
 TOP_K = 5
 MIN_TEST_COVERAGE = 0.5  # the Test rows must cover this share of the trained classes
@@ -164,6 +164,11 @@ def plan(labels: np.ndarray, split: np.ndarray, seed: int) -> tuple[str, str, np
 
 def train(matrix: pd.DataFrame, seed: int = 0) -> tuple[FruitClassifier, ClassifierReport]:
     """Fit and evaluate as ``plan`` says. Rows are taken by masks, never as copies."""
+    from sklearn.dummy import DummyClassifier  # scikit-learn is imported when a model is trained
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
     features = feature_columns(matrix)
     labels, split = matrix["label"].to_numpy(), matrix["split"].to_numpy()
     if not len(matrix):

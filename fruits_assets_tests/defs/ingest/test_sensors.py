@@ -70,3 +70,13 @@ def test_a_folder_whose_name_cannot_be_a_class_is_left_out(tmp_path, real_sample
     tick = _tick(DagsterInstance.ephemeral(), source)
     assert list(tick.dynamic_partitions_requests[0].partition_keys) == ["Apple 6"]
     assert "Class folder 'Fig [dried]' holds '[' ']'" in capsys.readouterr().err
+
+
+def test_250_new_classes_are_one_run_request(tmp_path):
+    from fruits_assets_tests.corpus import many_classes
+
+    names = many_classes(tmp_path / "source", 250, per_class=1)
+    tick = _tick(DagsterInstance.ephemeral(), tmp_path / "source")
+    assert list(tick.dynamic_partitions_requests[0].partition_keys) == names
+    [run] = tick.run_requests
+    assert run.tags == range_tags(names[0], names[-1])

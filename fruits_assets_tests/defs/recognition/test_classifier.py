@@ -4,12 +4,12 @@ layout allows (the Test split, a hold-out of Training, or not at all, with the r
 import numpy as np
 import pandas as pd
 import pytest
+import sklearn.linear_model
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_info, threadpool_limits
 
-from fruits_assets.defs.recognition import classifier as classifier_module
 from fruits_assets.defs.recognition.classifier import (
     HELD_OUT,
     HOLD_OUT,
@@ -143,7 +143,7 @@ def test_the_fit_runs_on_one_blas_thread(monkeypatch):
             seen.extend(lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas")
             return super().fit(X, y, sample_weight)
 
-    monkeypatch.setattr(classifier_module, "LogisticRegression", Recording)
+    monkeypatch.setattr(sklearn.linear_model, "LogisticRegression", Recording)
     with threadpool_limits(limits=2, user_api="blas"):
         train(matrix())
     assert seen and set(seen) == {1}, "the fit sees one BLAS thread, whatever its caller set"
