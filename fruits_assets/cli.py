@@ -16,7 +16,7 @@ from pathlib import Path
 
 from . import sample, settings
 from .partitions import InvalidClassNames
-from .report import Runs, failure_block
+from .report import Runs, failure_block, summary
 from .resources.emr_release import UnsupportedRelease
 from .resources.lake import LakeLayoutError
 from .resources.regions import RegionError
@@ -105,27 +105,8 @@ def run(args) -> int:
         if not result.success:
             print(failure_block(result, runs, args.verbose), file=sys.stderr, flush=True)
             return EXIT_FAILED
-    print_summary(runs)
+    print("\n".join(summary(runs)))
     return 0
-
-
-def print_summary(runs) -> None:
-    matrix, model, recognition = (runs.assets[n].metadata for n in ("pca_matrix", "pca_model", "fruit_classifier"))
-    features = runs.assets.get("image_features")
-    summary = {
-        "csv": matrix["dagster/uri"],
-        "rows": matrix["dagster/row_count"],
-        "k": model["k"],
-        "cumulative_variance": round(model["cumulative_variance"], 4),
-        "weights": features.metadata["weights"] if features else "?",
-        "accuracy": (f"{recognition['accuracy']:.3f} ({recognition['evaluation']}, floor {recognition['accuracy_floor']:.3f})"
-                     if recognition["evaluated"] else f"not evaluated: {recognition['evaluation_reason']}"),
-    }
-    print("\nfruits_assets: pipeline complete")
-    for key, value in summary.items():
-        print(f"  {key:>20}: {value}")
-    if summary["weights"] not in ("imagenet", "?"):
-        print("  WARNING: features use random weights (ImageNet weights were not obtainable).")
 
 
 def partitions(args) -> int:

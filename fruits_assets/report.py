@@ -80,6 +80,26 @@ def _shown(value) -> str:
     return str(value)
 
 
+def summary(runs: Runs) -> list[str]:
+    """The closing lines of a run that went to the end: where the CSV is, its size, the
+    PCA's k and variance, the weights and the classifier's accuracy."""
+    matrix, model, recognition = (runs.assets[n].metadata for n in ("pca_matrix", "pca_model", "fruit_classifier"))
+    features = runs.assets.get("image_features")
+    figures = {
+        "csv": matrix["dagster/uri"],
+        "rows": matrix["dagster/row_count"],
+        "k": model["k"],
+        "cumulative_variance": round(model["cumulative_variance"], 4),
+        "weights": features.metadata["weights"] if features else "?",
+        "accuracy": (f"{recognition['accuracy']:.3f} ({recognition['evaluation']}, floor {recognition['accuracy_floor']:.3f})"
+                     if recognition["evaluated"] else f"not evaluated: {recognition['evaluation_reason']}"),
+    }
+    lines = ["", "fruits_assets: pipeline complete", *(f"  {key:>20}: {value}" for key, value in figures.items())]
+    if figures["weights"] not in ("imagenet", "?"):
+        lines.append("  WARNING: features use random weights (ImageNet weights were not obtainable).")
+    return lines
+
+
 def failure_block(result: ExecuteInProcessResult, runs: Runs, verbose: bool) -> str:
     """One short block: which asset failed (and for which classes), the error's own
     message, what is kept, and where the whole story is."""

@@ -14,6 +14,7 @@ from bench.memory import PeakMemory
 from fruits_assets.spark_jobs.images import decode
 from fruits_assets_tests.conftest import REPO, project_env
 
+
 @pytest.mark.fast
 def test_repeated_images_have_unique_bytes_and_identical_pixels(tmp_path, real_sample):
     per_class = corpus.build(real_sample, tmp_path, 1300)

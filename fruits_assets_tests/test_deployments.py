@@ -6,16 +6,15 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from dagster import EnvVar, build_resources
 
 from fruits_assets import cli
 from fruits_assets.deployments import aws_resources, check_aws_settings, local_resources
 from fruits_assets.resources import EmrSpark
-from fruits_assets.resources.spark import reads_s3a
-from fruits_assets.spark_jobs.contracts import IngestParams, VacuumParams
 from fruits_assets.resources.emr_release import DEFAULT_RELEASE
+from fruits_assets.resources.spark import reads_s3a
 from fruits_assets.settings import DeploymentError
+from fruits_assets.spark_jobs.contracts import IngestParams, VacuumParams
 from fruits_assets_tests.conftest import REPO, project_env
 
 pytestmark = pytest.mark.fast

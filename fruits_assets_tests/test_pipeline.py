@@ -11,7 +11,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pytest
 from dagster import AssetKey, DagsterInstance, RunsFilter
 from deltalake import DeltaTable
 from pyspark.sql import DataFrame as SparkDataFrame

@@ -10,7 +10,6 @@ import sys
 
 import pandas as pd
 import pytest
-
 from deltalake import DeltaTable
 
 from fruits_assets_tests.conftest import REPO, make_bucket, project_env

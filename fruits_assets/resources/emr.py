@@ -322,4 +322,3 @@ class EmrSpark(SparkRuntime):
         """Estimated on-demand USD per hour of the cluster (EC2 + EMR), None if unknown."""
         prices = self.hourly_prices()
         return None if prices is None else round(sum(n * (ec2 + emr) for _, n, ec2, emr in prices), 3)
-

@@ -8,7 +8,6 @@ assets are found at the ``dagster/uri`` of their latest materialization (Dagster
 record of the current version).
 """
 
-
 import io
 from collections import defaultdict
 from contextlib import closing
@@ -57,7 +56,7 @@ class LakeIOManager(ConfigurableIOManager):
         storage = (upstream.definition_metadata if upstream else {}).get(STORAGE)
         if storage == DELTA:
             classes = list(context.asset_partition_keys) if context.has_asset_partitions else None
-            return self._table(key.path[-1], classes, spark=context.dagster_type.typing_type is SparkDataFrame)
+            return self._table(key, classes, spark=context.dagster_type.typing_type is SparkDataFrame)
         data_key = self._current_key(context, key)
         store = self.lake.store()
         if storage == CSV_MATRIX:
@@ -73,14 +72,14 @@ class LakeIOManager(ConfigurableIOManager):
             return store.read_bytes(data_key)
         raise KeyError(f"{key.to_user_string()} declares no storage the lake IO manager knows ({STORAGE}: {storage!r}).")
 
-    def _table(self, table: str, classes: list[str] | None, spark: bool):
+    def _table(self, key: AssetKey, classes: list[str] | None, spark: bool):
         if spark:
             session = self.spark.session(with_s3a=self.lake.is_s3)
-            frame = session.read.format("delta").load(self.lake.spark_uri(self.lake.table_key(table), local=True))
+            frame = session.read.format("delta").load(self.lake.spark_uri(self.lake.table_key(key), local=True))
             return frame if classes is None else frame.where(frame[PARTITION].isin(classes))
-        found = self.lake.delta_table(table)
+        found = self.lake.delta_table(key)
         if found is None:
-            raise LookupError(f"{table} has not been materialized yet.")
+            raise LookupError(f"{key.to_user_string()} has not been materialized yet.")
         return found.to_pandas(filters=[(PARTITION, "in", classes)] if classes else None)
 
     def _current_key(self, context: InputContext, key: AssetKey) -> str:

@@ -10,12 +10,11 @@ Spark reaches it through Hadoop (``spark_root``); this process reads tables with
 (``deltalake``, no JVM) and small files with boto3 or the os module (``store``).
 """
 
-
 from typing import Optional
 
 import boto3
 import pyarrow as pa
-from dagster import ConfigurableResource
+from dagster import AssetKey, ConfigurableResource
 from dagster_aws.s3 import S3Resource
 from deltalake import DeltaTable
 from deltalake.exceptions import TableNotFoundError
@@ -55,8 +54,9 @@ class LakeResource(ConfigurableResource):
         from a local session (S3 through S3A, whatever the jobs' runtime uses)."""
         return join(to_spark_uri(self.root, "s3a") if local else self.spark_root, key)
 
-    def table_key(self, table: str) -> str:
-        return f"{TABLES}/{table}"
+    def table_key(self, asset: AssetKey) -> str:
+        """Where the asset's Delta table is, under the root: ``tables/<asset name>``."""
+        return f"{TABLES}/{asset.path[-1]}"
 
     def check_ready(self) -> None:
         """Before any work: the lake is writable (and, on S3, in the EU), and not in the
@@ -104,24 +104,24 @@ class LakeResource(ConfigurableResource):
             options.update(AWS_ENDPOINT_URL=endpoint, AWS_ALLOW_HTTP=str(endpoint.startswith("http://")).lower())
         return options
 
-    def delta_table(self, table: str, version: int | None = None) -> DeltaTable | None:
+    def delta_table(self, asset: AssetKey, version: int | None = None) -> DeltaTable | None:
         """The table (at ``version``, else its current one) through delta-rs, or None if
         the lake has no such table yet."""
-        location = join(self.root.replace("s3a://", "s3://"), self.table_key(table))
+        location = join(self.root.replace("s3a://", "s3://"), self.table_key(asset))
         try:
             return DeltaTable(location, version=version, storage_options=self.storage_options())
         except TableNotFoundError:
             return None
 
-    def table_version(self, table: str) -> int | None:
+    def table_version(self, asset: AssetKey) -> int | None:
         """The table's current version, or None if the lake has no such table yet."""
-        found = self.delta_table(table)
+        found = self.delta_table(asset)
         return None if found is None else found.version()
 
-    def read_table(self, table: str, columns: list[str], classes: list[str] | None = None) -> pa.Table | None:
+    def read_table(self, asset: AssetKey, columns: list[str], classes: list[str] | None = None) -> pa.Table | None:
         """``columns`` of the rows of ``classes`` (all classes if None), or None if the
         table does not exist. Reads only those columns of those classes' files."""
-        found = self.delta_table(table)
+        found = self.delta_table(asset)
         if found is None:
             return None
         filters = [(PARTITION, "in", classes)] if classes is not None else None

@@ -4,7 +4,6 @@ Local writes are atomic (temporary file, then rename); S3 puts are atomic by
 nature and always ask for server-side encryption.
 """
 
-
 import os
 import shutil
 import tempfile

@@ -18,7 +18,7 @@ from . import s3a
 _LOCK = threading.Lock()
 TRANSIENT_MARKS = (
     "ExecutorLostFailure", "FetchFailed", "SlowDown", "Throttl", "503", "RequestTimeout", "Connection reset",
-    "Unable to execute HTTP request", "Py4JNetworkError", "Answer from Java side is empty",
+    "Unable to execute HTTP request",
 )
 MESSAGE_CHARACTERS = 600
 

@@ -9,10 +9,9 @@ import json
 import shutil
 from pathlib import Path
 
-from PIL import Image, ImageOps
-
 from dagster import AssetKey, DagsterInstance, RunsFilter
 from deltalake import DeltaTable
+from PIL import Image, ImageOps
 
 from fruits_assets.partitions import partition_folder, range_tags
 

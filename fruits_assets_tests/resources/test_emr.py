@@ -18,7 +18,6 @@ import pytest
 from botocore.exceptions import WaiterError
 from dagster import DagsterInstance, Definitions
 from dagster_aws.s3 import S3Resource
-from deltalake import DeltaTable
 
 from fruits_assets import sample
 from fruits_assets.defs.features.assets import image_features, mobilenet_v2

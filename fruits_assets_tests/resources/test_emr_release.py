@@ -7,7 +7,11 @@ import pytest
 
 from fruits_assets.resources import EmrSpark
 from fruits_assets.resources.emr_release import (
-    DEFAULT_RELEASE, STEP_PACKAGES, EmrRelease, UnsupportedRelease, step_requirements,
+    DEFAULT_RELEASE,
+    STEP_PACKAGES,
+    EmrRelease,
+    UnsupportedRelease,
+    step_requirements,
 )
 from fruits_assets.spark_jobs.contracts import VacuumParams
 

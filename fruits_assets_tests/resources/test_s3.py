@@ -7,6 +7,7 @@ import pytest
 from dagster import AssetMaterialization, DagsterInstance, build_sensor_context
 from dagster_aws.s3 import S3Resource
 
+from fruits_assets.defs.ingest.assets import RAW_IMAGES
 from fruits_assets.defs.ingest.sensors import fruit_class_sensor
 from fruits_assets.defs.pca.assets import PCA_MATRIX
 from fruits_assets.defs.recognition.assets import FRUIT_CLASSIFIER
@@ -56,7 +57,7 @@ def test_lake_in_eu_west_3_is_accepted_and_its_files_encrypted(eu_lake, s3):
     assert s3.head_object(Bucket="fruits-lake", Key="prod/.write-probe")["ServerSideEncryption"] == "AES256"
     eu_lake.store().write_bytes("models/mobilenet_v2/x.bin", b"network")
     assert s3.head_object(Bucket="fruits-lake", Key="prod/models/mobilenet_v2/x.bin")["ServerSideEncryption"] == "AES256"
-    assert eu_lake.delta_table("raw_images") is None and eu_lake.read_table("raw_images", ["label"]) is None
+    assert eu_lake.delta_table(RAW_IMAGES) is None and eu_lake.read_table(RAW_IMAGES, ["label"]) is None
 
 
 def test_source_listing_and_partition_discovery_from_s3(s3, s3_server, real_sample):

@@ -26,7 +26,7 @@ ValueError: an image of 0 bytes
     RuntimeError("Job aborted: ExecutorLostFailure (executor 1 exited caused by one of the running tasks)"),
     OSError("com.amazonaws.services.s3.model.AmazonS3Exception: Slow Down (Service: Amazon S3; Status Code: 503; "
             "Error Code: SlowDown)"),
-    RuntimeError("py4j.protocol.Py4JNetworkError: Answer from Java side is empty"),
+    RuntimeError("org.apache.hadoop.fs.s3a.AWSClientIOException: Unable to execute HTTP request: Read timed out"),
 ])
 def test_lost_workers_and_throttled_calls_are_transient(error):
     assert is_transient(error)

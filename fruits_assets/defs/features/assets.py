@@ -1,7 +1,6 @@
 """mobilenet_v2 and image_features: the converted network, and 1280 MobileNetV2 features
 per image, computed in Spark."""
 
-
 import json
 
 from dagster import (
@@ -22,16 +21,24 @@ from dagster import (
 
 from ...partitions import check_class_names, fruit_classes
 from ...resources import LakeResource, MobileNetResource, SparkRuntime
-from ...resources.spark import final_unless_transient
 from ...resources.io_manager import BYTES, DELTA, STORAGE
 from ...resources.model import bundle_key
+from ...resources.spark import final_unless_transient
 from ...spark_jobs.contracts import CHUNK_ROWS, FeaturizedClass, FeaturizeParams
 from ...spark_jobs.mobilenet import cache_key
 from ...spark_jobs.tables import FEATURES_SCHEMA
 from ..ingest.assets import RAW_IMAGES
 from ..shared import (
-    LAKE_ASSET, SPARK_POOL, SPARK_RETRY, ClassCheck, class_evaluations, column_schema, data_version_of,
-    recorded_observations, runtime_metadata, table_metadata,
+    LAKE_ASSET,
+    SPARK_POOL,
+    SPARK_RETRY,
+    ClassCheck,
+    class_evaluations,
+    column_schema,
+    data_version_of,
+    recorded_observations,
+    runtime_metadata,
+    table_metadata,
 )
 from . import changes, checks
 from .checks import ClassFeatures
@@ -98,8 +105,8 @@ def image_features(context: AssetExecutionContext, config: FeaturizeConfig, spar
         lake.check_ready()
         spec = model.prepare(lake)
         model_id = cache_key(spec, spec.weights)
-        held = changes.held_features(lake.read_table("raw_images", changes.RAW_COLUMNS, classes),
-                                     lake.read_table("image_features", changes.FEATURE_COLUMNS, classes), model_id, classes)
+        held = changes.held_features(lake.read_table(RAW_IMAGES, changes.RAW_COLUMNS, classes),
+                                     lake.read_table(IMAGE_FEATURES, changes.FEATURE_COLUMNS, classes), model_id, classes)
         current = [c for c in classes if held[c].current and not config.force]
         recorded = {c: r for c, r in recorded_observations(context, IMAGE_FEATURES, current).items()
                     if r.get("content") == held[c].content}
@@ -109,8 +116,8 @@ def image_features(context: AssetExecutionContext, config: FeaturizeConfig, spar
         result = None
         if todo or measure:
             params = FeaturizeParams(
-                raw_images=lake.spark_uri(lake.table_key("raw_images")),
-                image_features=lake.spark_uri(lake.table_key("image_features")),
+                raw_images=lake.spark_uri(lake.table_key(RAW_IMAGES)),
+                image_features=lake.spark_uri(lake.table_key(IMAGE_FEATURES)),
                 network=lake.spark_uri(bundle_key(spec, spec.weights)), classes=todo, measure=measure, model=spec,
                 raw_rows={c: held[c].raw_rows for c in [*todo, *measure]},
                 force=config.force, commit_info={"dagster_run_id": context.run_id}, chunk_rows=config.rows_per_commit,
@@ -131,12 +138,12 @@ def image_features(context: AssetExecutionContext, config: FeaturizeConfig, spar
                                 "they are fine for testing the pipeline but useless for recognition.")
         rows = sum(m.rows for m in measures.values())
         builds = result.model_builds_by_worker if result else {}
-        version = lake.table_version("image_features")
+        version = lake.table_version(IMAGE_FEATURES)
         yield MaterializeResult(
             asset_key=IMAGE_FEATURES,
             data_version=data_version_of({c: held[c].content for c in classes}),
             metadata={
-                **table_metadata(rows, column_schema(FEATURES_SCHEMA), lake.uri(lake.table_key("image_features")), version),
+                **table_metadata(rows, column_schema(FEATURES_SCHEMA), lake.uri(lake.table_key(IMAGE_FEATURES)), version),
                 "written_classes": len(todo),
                 "unchanged_classes": len(current),
                 "inferred": result.inferred if result else 0,
@@ -163,11 +170,10 @@ def _from_record(held: changes.HeldFeatures, record: dict) -> FeaturizedClass:
                            bad_vectors=record["bad_vectors"], all_vectors_equal=record["all_vectors_equal"])
 
 
-
 def _committed_before_failure(context: AssetExecutionContext, lake: LakeResource):
     """Materializations of the classes this run committed before it failed (the table's
     history names the run and the classes of each commit): a retry finds them current."""
-    table = lake.delta_table("image_features")
+    table = lake.delta_table(IMAGE_FEATURES)
     for entry in table.history() if table is not None else []:
         info = json.loads(entry.get("userMetadata") or "{}")
         if info.get("dagster_run_id") == context.run_id:

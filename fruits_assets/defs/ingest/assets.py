@@ -1,7 +1,6 @@
 """raw_images and rejected_images: the images of each fruit class, with labels, as Delta
 tables in the lake, and every file that could not be used, with the reason."""
 
-
 from collections import Counter
 
 from dagster import (
@@ -18,13 +17,22 @@ from dagster import (
 
 from ...partitions import check_class_names, fruit_classes
 from ...resources import FruitSource, LakeResource, SparkRuntime
-from ...resources.spark import final_unless_transient
 from ...resources.io_manager import DELTA, STORAGE
+from ...resources.spark import final_unless_transient
 from ...spark_jobs.contracts import IngestedClass, IngestParams
 from ...spark_jobs.tables import RAW_SCHEMA, REJECTED_SCHEMA
 from ..shared import (
-    LAKE_ASSET, SPARK_POOL, SPARK_RETRY, ClassCheck, class_evaluations, column_schema, data_version_of, digest,
-    png_markdown, runtime_metadata, table_metadata,
+    LAKE_ASSET,
+    SPARK_POOL,
+    SPARK_RETRY,
+    ClassCheck,
+    class_evaluations,
+    column_schema,
+    data_version_of,
+    digest,
+    png_markdown,
+    runtime_metadata,
+    table_metadata,
 )
 from . import changes, checks
 
@@ -65,29 +73,29 @@ def raw_images(context: AssetExecutionContext, config: IngestConfig, spark: Spar
         lake.check_ready()
         source.require(classes)
         listed = source.files(classes)
-        held = changes.HeldFiles(lake.read_table("raw_images", changes.RAW_COLUMNS, classes),
-                                 lake.read_table("rejected_images", changes.REJECTED_COLUMNS, classes))
+        held = changes.HeldFiles(lake.read_table(RAW_IMAGES, changes.RAW_COLUMNS, classes),
+                                 lake.read_table(REJECTED_IMAGES, changes.REJECTED_COLUMNS, classes))
         unchanged = [] if config.force else changes.unchanged_classes(listed, held)
         todo = [c for c in classes if c not in unchanged]
         measures = held.measures(listed, unchanged)
         result = None
         if todo:
             result = spark.run_job(IngestParams(
-                source_root=source.spark_root, raw_images=lake.spark_uri(lake.table_key("raw_images")),
-                rejected_images=lake.spark_uri(lake.table_key("rejected_images")), classes=todo,
+                source_root=source.spark_root, raw_images=lake.spark_uri(lake.table_key(RAW_IMAGES)),
+                rejected_images=lake.spark_uri(lake.table_key(REJECTED_IMAGES)), classes=todo,
                 max_pixels=config.max_pixels, min_side=config.min_side, commit_info={"dagster_run_id": context.run_id},
             ), context)
             measures.update(result.classes)
             yield from _observations(result.classes)
         measures = {c: measures[c] for c in classes}
         contents = {c: digest(sorted((f.relative, f.size, f.modified_ms) for f in listed[c])) for c in classes}
-        raw_version, rejected_version = lake.table_version("raw_images"), lake.table_version("rejected_images")
+        raw_version, rejected_version = lake.table_version(RAW_IMAGES), lake.table_version(REJECTED_IMAGES)
         ingested = sum(m.ingested for m in measures.values())
         yield MaterializeResult(
             asset_key=RAW_IMAGES,
             data_version=data_version_of(contents),
             metadata={
-                **table_metadata(ingested, column_schema(RAW_SCHEMA), lake.uri(lake.table_key("raw_images")), raw_version),
+                **table_metadata(ingested, column_schema(RAW_SCHEMA), lake.uri(lake.table_key(RAW_IMAGES)), raw_version),
                 "files": sum(m.files for m in measures.values()),
                 "rejected": sum(m.rejected for m in measures.values()),
                 "ingested_classes": len(todo),
@@ -106,12 +114,11 @@ def raw_images(context: AssetExecutionContext, config: IngestConfig, spark: Spar
             data_version=data_version_of(contents),
             metadata={
                 **table_metadata(sum(reasons.values()), column_schema(REJECTED_SCHEMA),
-                                 lake.uri(lake.table_key("rejected_images")), rejected_version),
+                                 lake.uri(lake.table_key(REJECTED_IMAGES)), rejected_version),
                 "rejected_by_reason": MetadataValue.json(dict(sorted(reasons.items()))),
             },
         )
         yield from class_evaluations(CHECKS, measures, context.selected_asset_check_keys)
-
 
 
 def _observations(ingested: dict[str, IngestedClass]):

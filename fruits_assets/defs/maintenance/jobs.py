@@ -3,7 +3,6 @@ unpartitioned assets' files, both after RETENTION_HOURS (Delta's default, 7 days
 reader of an older version, a notebook say, keeps its files that long). ``migrate_lake``:
 the tables of a lake in the versioned-folder layout of earlier versions, converted once."""
 
-
 import time
 
 from dagster import (
@@ -37,7 +36,7 @@ class VacuumConfig(Config):
 @op(pool=SPARK_POOL)
 def vacuum_tables(context: OpExecutionContext, config: VacuumConfig, spark: SparkRuntime, lake: LakeResource) -> None:
     """VACUUM each Delta table of the lake."""
-    tables = {key.path[-1]: lake.spark_uri(lake.table_key(key.path[-1])) for key in TABLES}
+    tables = {key.path[-1]: lake.spark_uri(lake.table_key(key)) for key in TABLES}
     result = spark.run_job(VacuumParams(tables=tables, retention_hours=config.retention_hours), context)
     for name, done in result.tables.items():
         context.log.info(f"{name}: {done.deleted_files} file(s) deleted (version {done.version})")
@@ -76,7 +75,7 @@ weekly_vacuum = ScheduleDefinition(name="weekly_vacuum", job=vacuum_lake, cron_s
 @op(pool=SPARK_POOL)
 def migrate_tables(context: OpExecutionContext, spark: SparkRuntime, lake: LakeResource) -> None:
     """Convert each class's current version of the old layout's tables into the Delta tables."""
-    tables = {key.path[-1]: lake.spark_uri(lake.table_key(key.path[-1])) for key in TABLES}
+    tables = {key.path[-1]: lake.spark_uri(lake.table_key(key)) for key in TABLES}
     result = spark.run_job(MigrateParams(lake_root=lake.spark_root, tables=tables,
                                          commit_info={"dagster_run_id": context.run_id}), context)
     for name, rows in result.rows.items():

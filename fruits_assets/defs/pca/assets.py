@@ -4,7 +4,6 @@ Both are files versioned by their Dagster data version, a digest of what they ar
 computed from (``models/pca_model/<version>/``, ``exports/pca_matrix/<version>/``): a
 materialization whose inputs did not change keeps the current files."""
 
-
 from typing import Optional
 
 import pyarrow.dataset as ds
@@ -26,14 +25,22 @@ from dagster import (
 
 from ...partitions import fruit_classes
 from ...resources import LakeResource, SparkRuntime
-from ...resources.spark import final_unless_transient
 from ...resources.io_manager import CSV_MATRIX, PCA_MODEL, STORAGE
+from ...resources.spark import final_unless_transient
 from ...spark_jobs.contracts import PcaFitParams, PcaProjectParams
 from ...spark_jobs.pca_model import check_settings
 from ...spark_jobs.tables import PARTITION
 from ..features.assets import IMAGE_FEATURES
 from ..shared import (
-    KEPT, LAKE_ASSET, SPARK_POOL, SPARK_RETRY, digest, kept, png_markdown, previous_materialization, runtime_metadata,
+    KEPT,
+    LAKE_ASSET,
+    SPARK_POOL,
+    SPARK_RETRY,
+    digest,
+    kept,
+    png_markdown,
+    previous_materialization,
+    runtime_metadata,
 )
 from . import checks
 
@@ -68,7 +75,7 @@ def pca_model(context: AssetExecutionContext, config: PCAConfig, spark: SparkRun
         target = None if config.k is not None else config.variance_target
         check_settings(config.k, target)
         lake.check_ready()
-        table = lake.delta_table("image_features")
+        table = lake.delta_table(IMAGE_FEATURES)
         if table is None:
             raise Failure("No class has image_features yet: materialize image_features first.", allow_retries=False)
         present = {p[PARTITION] for p in table.partitions()}
@@ -86,7 +93,7 @@ def pca_model(context: AssetExecutionContext, config: PCAConfig, spark: SparkRun
         if previous and previous[0] == data_version and lake.store().exists(key) and not config.force:
             metadata = kept(previous[1])
         else:
-            fit = spark.run_job(PcaFitParams(image_features=lake.spark_uri(lake.table_key("image_features")), version=version,
+            fit = spark.run_job(PcaFitParams(image_features=lake.spark_uri(lake.table_key(IMAGE_FEATURES)), version=version,
                                              classes=classes, model_dir=lake.spark_uri(key), k=config.k,
                                              variance_target=target), context)
             metadata = {
@@ -132,7 +139,7 @@ def pca_matrix(context: AssetExecutionContext, spark: SparkRuntime, lake: LakeRe
             metadata = kept(previous[1])
         else:
             project = spark.run_job(PcaProjectParams(
-                image_features=lake.spark_uri(lake.table_key("image_features")), version=version, classes=classes,
+                image_features=lake.spark_uri(lake.table_key(IMAGE_FEATURES)), version=version, classes=classes,
                 model_dir=lake.spark_uri(lake.key_of(fitted["dagster/uri"])), csv=lake.spark_uri(key)), context)
             schema = TableSchema(columns=[TableColumn(c, "string" if c in ("path", "label", "split") else "double")
                                           for c in project.columns])
@@ -142,7 +149,7 @@ def pca_matrix(context: AssetExecutionContext, spark: SparkRuntime, lake: LakeRe
                 "scatter_plot": png_markdown({"pc_1 vs pc_2 by class": project.scatter_png}),
                 "seconds": MetadataValue.float(project.seconds), **runtime_metadata(project),
             }
-        feature_rows = lake.delta_table("image_features", version).to_pyarrow_dataset().count_rows(
+        feature_rows = lake.delta_table(IMAGE_FEATURES, version).to_pyarrow_dataset().count_rows(
             filter=ds.field(PARTITION).isin(classes))
         outcome = checks.one_row_per_feature_row_and_k_columns(checks.WrittenMatrix(
             rows=_value(metadata["dagster/row_count"]), columns=_value(metadata["columns"]), k=metadata["k"],

@@ -1,7 +1,6 @@
 """fruit_classifier: a logistic regression on the PCA matrix, evaluated on the Test split
 or, where the split's layout does not allow it, on a hold-out of the Training rows."""
 
-
 from dagster import (
     AssetCheckResult,
     AssetCheckSeverity,
@@ -21,8 +20,8 @@ from dagster import (
 )
 
 from ...resources import LakeResource
-from ...resources.spark import final_unless_transient
 from ...resources.io_manager import PICKLE, STORAGE, read_matrix
+from ...resources.spark import final_unless_transient
 from ..pca.assets import PCA_MATRIX
 from ..shared import KEPT, LAKE_ASSET, digest, kept, png_bytes_markdown, previous_materialization
 from . import checks, classifier

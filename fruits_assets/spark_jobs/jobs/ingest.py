@@ -22,10 +22,10 @@ from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
 from .. import plots, tables
-from ..tables import SPLITS
 from ..contracts import IngestedClass, IngestParams, IngestResult
 from ..hadoop_fs import HadoopFS, ListedFile
 from ..images import inspect
+from ..tables import SPLITS
 from ..uris import join
 
 _CHECK = "width int, height int, reason string, image_id string"

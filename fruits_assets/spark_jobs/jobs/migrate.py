@@ -34,6 +34,7 @@ def new_columns(table: str) -> dict:
         return {"file_size": F.lit(None).cast("long"), "file_modified": unknown}
     return {}
 
+
 SCHEMAS = {"raw_images": tables.RAW_SCHEMA, "rejected_images": tables.REJECTED_SCHEMA, "image_features": tables.FEATURES_SCHEMA}
 
 

@@ -4,7 +4,6 @@ with what to do, converted once by ``migrate_lake``, and the next run reuses its
 import shutil
 from pathlib import Path
 
-import pytest
 from dagster import DagsterInstance
 from deltalake import DeltaTable
 
