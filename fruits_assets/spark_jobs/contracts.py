@@ -193,6 +193,7 @@ class FeaturizeParams(Contract):
     raw_rows: dict[str, int]  # the images of each class (of ``classes`` and ``measure``) in raw_images
     model: ModelSpec = field(default_factory=ModelSpec)  # its weights resolved (what ``network`` holds)
     measure: list[str] = field(default_factory=list)  # classes whose features are only measured, not written
+    reusable: Optional[list[str]] = None  # the classes that may hold features to reuse (None: any)
     force: bool = False  # infer every image again, even those with features from the same model
     commit_info: dict[str, str] = field(default_factory=dict)
     chunk_rows: int = CHUNK_ROWS

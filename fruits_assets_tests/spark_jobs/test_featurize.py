@@ -84,6 +84,12 @@ def test_features_of_the_same_model_are_reused_by_content_id(spark, real_sample,
     assert first.inferred == 150 and first.reused == 0
     again = _featurize(spark, lake, CLASSES[:2], chunk_rows=1)
     assert again.inferred == 0 and again.reused == 100 and again.commits == 2, "a commit per class: rows_per_commit 1"
+    named = _featurize(spark, lake, CLASSES[:2], reusable=CLASSES[1:2])
+    assert named.classes[CLASSES[0]].inferred == 50 and named.classes[CLASSES[1]].reused == 50, \
+        "features are reused only in the classes named reusable"
+    assert "Join" in _last_plan_with_model(spark)
+    none = _featurize(spark, lake, CLASSES[:1], reusable=[])
+    assert none.inferred == 50 and "Join" not in _last_plan_with_model(spark), "nothing to reuse: no join"
     other = _featurize(spark, lake, CLASSES[:1], backend="keras")
     assert other.inferred == 50 and other.reused == 0, "another model computes every feature again"
 

@@ -119,7 +119,7 @@ def image_features(context: AssetExecutionContext, config: FeaturizeConfig, spar
                 raw_images=lake.spark_uri(lake.table_key(RAW_IMAGES)),
                 image_features=lake.spark_uri(lake.table_key(IMAGE_FEATURES)),
                 network=lake.spark_uri(bundle_key(spec, spec.weights)), classes=todo, measure=measure, model=spec,
-                raw_rows={c: held[c].raw_rows for c in [*todo, *measure]},
+                raw_rows={c: held[c].raw_rows for c in [*todo, *measure]}, reusable=[c for c in todo if held[c].reusable],
                 force=config.force, commit_info={"dagster_run_id": context.run_id}, chunk_rows=config.rows_per_commit,
             )
             try:

@@ -23,6 +23,7 @@ class HeldFeatures:
     rows: int
     distinct_ids: int
     current: bool  # one feature row per raw image, all from the current model
+    reusable: bool  # some feature rows are from the current model
     content: str  # a digest of the raw images' ids, paths and splits, and the model
 
 
@@ -39,6 +40,6 @@ def held_features(raw: pa.Table | None, features: pa.Table | None, model: str, c
         current = sorted((i, p, s) for i, p, s, m in found if m == model) == expected and all(m == model for *_, m in found)
         held[cls] = HeldFeatures(
             raw_rows=len(expected), rows=len(found), distinct_ids=len({row[0] for row in found}), current=current,
-            content=digest([model, expected]),
+            reusable=any(m == model for *_, m in found), content=digest([model, expected]),
         )
     return held

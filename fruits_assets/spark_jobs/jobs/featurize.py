@@ -6,8 +6,9 @@ this module, which workers import by reference) and reuses it for every batch of
 task. A dict accumulator reports how many times each worker built it.
 
 An image whose content id already has features from the same model in the table keeps
-them (a join on ``image_id``); only the others go through the network (another
-accumulator counts, per class, the images inferred and reused). Classes are written a
+them (a join on ``image_id``, only for the classes that may have some); only the others
+go through the network. Another accumulator tallies, per class, the images inferred and
+reused and what their vectors hold (``measurements``). Classes are written a
 group at a time, each group one Delta commit replacing exactly its classes, so a failure
 keeps the groups committed before it.
 """
@@ -31,13 +32,14 @@ from .. import class_runs, measurements, mobilenet, tables
 from ..contracts import FeaturizedClass, FeaturizeParams, FeaturizeResult
 from ..hadoop_fs import HadoopFS
 from ..images import decode
+from ..tables import PARTITION
 
 ROWS_PER_TASK = 4000
 _RUNNER: dict = {}
 
 
 class CountsByWorker(AccumulatorParam):
-    """Accumulates {key: count} (keys: worker ids, or class and what was done)."""
+    """Accumulates {worker id: count}."""
 
     def zero(self, value):
         return {}
@@ -66,9 +68,9 @@ def _embed(runner, contents: pd.Series, size: int, batch_size: int) -> np.ndarra
     return features
 
 
-def make_udf(spec: mobilenet.ModelSpec, broadcast, threads: int, builds, work):
+def make_udf(spec: mobilenet.ModelSpec, broadcast, threads: int, builds, tallies):
     """features(label, content, known features): the known features where there are
-    some, else the network's. ``work`` counts, per class, images inferred and reused."""
+    some, else the network's. ``tallies`` sums each class's ``measurements.VectorTally``."""
     key = uuid.uuid4().hex
 
     @F.pandas_udf("array<float>")
@@ -82,11 +84,7 @@ def make_udf(spec: mobilenet.ModelSpec, broadcast, threads: int, builds, work):
                 computed = _embed(runner, contents[todo], spec.image_size, spec.batch_size)
                 for row, vector in zip(np.flatnonzero(todo), computed):
                     values[row] = vector
-            counted: dict[str, int] = {}
-            for label, inferred in zip(labels, todo):
-                name = f"{label}\t{'inferred' if inferred else 'reused'}"
-                counted[name] = counted.get(name, 0) + 1
-            work.add(counted)
+            tallies.add(measurements.tally(labels, values, todo))
             yield pd.Series([v.tolist() for v in values])  # lists: what Spark makes of each row anyway
 
     return features
@@ -121,8 +119,8 @@ def chunks(classes: list[str], rows: dict[str, int], most_rows: int) -> list[lis
 
 def _with_known_features(spark: SparkSession, raw: DataFrame, features_table: str, classes: list[str], model: str) -> DataFrame:
     """``raw`` plus ``_known``: the features the table holds for the same image id from
-    ``model`` (null where it holds none)."""
-    if not tables.exists(spark, features_table):
+    ``model`` in ``classes`` (null where it holds none; no join without such classes)."""
+    if not classes or not tables.exists(spark, features_table):
         return raw.withColumn("_known", F.lit(None).cast("array<float>"))
     known = (
         tables.read(spark, features_table, classes)
@@ -148,31 +146,29 @@ def featurize(spark: SparkSession, params: FeaturizeParams) -> FeaturizeResult:
     sc = spark.sparkContext
     broadcast = sc.broadcast(payload) if params.classes else None
     builds = sc.accumulator({}, CountsByWorker())
-    work = sc.accumulator({}, CountsByWorker())
+    tallies = sc.accumulator({}, measurements.TallyByClass())
     threads = spec.threads or int(sc.getConf().get("spark.task.cpus", "1"))
-    udf = make_udf(spec, broadcast, threads, builds, work)
+    udf = make_udf(spec, broadcast, threads, builds, tallies)
     commit_info = {**params.commit_info, "job": "featurize", "model": model_id}
     per_class, tasks, rows_done, groups = {}, 0, 0, chunks(params.classes, raw_rows, params.chunk_rows)
     if params.measure:
         measured = measurements.of_features(tables.read(spark, params.image_features, params.measure), params.measure)
-        per_class.update({c: _featurized(measured[c], raw_rows[c], 0, 0) for c in params.measure})
+        per_class.update({c: _featurized(measured[c], raw_rows[c], measurements.VectorTally()) for c in params.measure})
     for group in groups:
         rows = sum(raw_rows[c] for c in group)
         raw, group_tasks = _raw_in_runs(spark, params.raw_images, {c: raw_rows[c] for c in group})
-        if params.force:
-            raw = raw.withColumn("_known", F.lit(None).cast("array<float>"))
-        else:
-            raw = _with_known_features(spark, raw, params.image_features, group, model_id)
+        reusable = [] if params.force else [c for c in group if params.reusable is None or c in params.reusable]
+        raw = _with_known_features(spark, raw, params.image_features, reusable, model_id)
         features = raw.select(
             "image_id", "path", "split", "label", F.lit(model_id).alias("model"),
             udf("label", "content", "_known").alias("features"),
         )
         tables.replace_classes(features, params.image_features, group, {**commit_info, "classes": group})
-        measured = measurements.of_features(tables.read(spark, params.image_features, group), group)
-        done = dict(work.value)
+        written = tables.count_ids(tables.read(spark, params.image_features, group).select(PARTITION, "image_id"), group)
+        tallied = dict(tallies.value)
         for cls in group:
-            per_class[cls] = _featurized(measured[cls], raw_rows[cls], done.get(f"{cls}\tinferred", 0),
-                                         done.get(f"{cls}\treused", 0))
+            tally = tallied.get(cls, measurements.VectorTally())
+            per_class[cls] = _featurized(tally.measures(*written[cls]), raw_rows[cls], tally)
         rows_done += rows
         tasks += group_tasks
     seconds = time.perf_counter() - started
@@ -195,6 +191,6 @@ def featurize(spark: SparkSession, params: FeaturizeParams) -> FeaturizeResult:
     )
 
 
-def _featurized(m: measurements.FeatureMeasures, raw_rows: int, inferred: int, reused: int) -> FeaturizedClass:
-    return FeaturizedClass(rows=m.rows, raw_rows=raw_rows, distinct_ids=m.distinct_ids, inferred=inferred,
-                           reused=reused, bad_vectors=m.bad_vectors, all_vectors_equal=m.all_vectors_equal)
+def _featurized(m: measurements.FeatureMeasures, raw_rows: int, tally: measurements.VectorTally) -> FeaturizedClass:
+    return FeaturizedClass(rows=m.rows, raw_rows=raw_rows, distinct_ids=m.distinct_ids, inferred=tally.inferred,
+                           reused=tally.reused, bad_vectors=m.bad_vectors, all_vectors_equal=m.all_vectors_equal)
