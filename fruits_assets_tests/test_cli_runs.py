@@ -34,16 +34,22 @@ def _split_exclusive(real_sample, target):
     return [*names.values(), *TEST_ONLY, long_name]
 
 
-def test_a_tree_whose_test_classes_are_not_its_training_classes_runs_to_the_end(real_sample, tmp_path):
-    classes = _split_exclusive(real_sample, tmp_path / "source")
+def _run_cli(tmp_path, lake) -> str:
+    """``fruits-assets run`` on ``tmp_path/source`` into ``lake``, in its own process and
+    Dagster home: its console output (the run must succeed)."""
     env = project_env(FRUITS_SOURCE=str(tmp_path / "source"), FRUITS_HOME=str(tmp_path), DAGSTER_HOME=str(tmp_path / "dh"),
-                      FRUITS_LAKE=str(tmp_path / "lake"))
+                      FRUITS_LAKE=str(lake))
     (tmp_path / "dh").mkdir()
     shutil.copy(REPO / "dagster.yaml", tmp_path / "dh" / "dagster.yaml")
     run = subprocess.run([sys.executable, "-m", "fruits_assets.cli", "run"], cwd=REPO, env=env, capture_output=True,
                          text=True, timeout=1200)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
-    output = run.stdout + run.stderr
+    return run.stdout + run.stderr
+
+
+def test_a_tree_whose_test_classes_are_not_its_training_classes_runs_to_the_end(real_sample, tmp_path):
+    classes = _split_exclusive(real_sample, tmp_path / "source")
+    output = _run_cli(tmp_path, tmp_path / "lake")
     assert "Traceback" not in output and " WARN " not in output
     assert "accuracy: " in output and "(hold-out, floor" in output, output
     (csv,) = (tmp_path / "lake").glob("exports/pca_matrix/*/pca_matrix.csv")
@@ -114,14 +120,7 @@ def test_250_small_classes_run_to_the_end_quietly(tmp_path, model_cache):
 
     classes = many_classes(tmp_path / "source", 250, odd=ODD_NAMES)
     lake = seed_lake(tmp_path / "lake", model_cache)
-    env = project_env(FRUITS_SOURCE=str(tmp_path / "source"), FRUITS_HOME=str(tmp_path), DAGSTER_HOME=str(tmp_path / "dh"),
-                      FRUITS_LAKE=str(lake))
-    (tmp_path / "dh").mkdir()
-    shutil.copy(REPO / "dagster.yaml", tmp_path / "dh" / "dagster.yaml")
-    run = subprocess.run([sys.executable, "-m", "fruits_assets.cli", "run"], cwd=REPO, env=env, capture_output=True,
-                         text=True, timeout=1200)
-    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
-    output = run.stdout + run.stderr
+    output = _run_cli(tmp_path, lake)
     for noise in (" WARN ", " ERROR ", "Traceback", "INFO:", "Warning"):
         assert noise not in output, output
     assert len(output.splitlines()) <= 30
