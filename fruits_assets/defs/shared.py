@@ -31,6 +31,7 @@ from dagster import (
 from pyspark.sql.types import StructType
 
 from ..partitions import fruit_classes
+from ..resources.io_manager import DELTA, STORAGE
 from ..spark_jobs.contracts import JobResult
 
 OWNERS = ["team:fruits-data"]
@@ -44,6 +45,12 @@ LAKE_ASSET = {"group_name": GROUP, "owners": OWNERS, "code_version": CODE_VERSIO
 DATA_VERSION_TAG = "dagster/data_version"
 KEPT = "unchanged"  # metadata: whether a materialization kept the files of the current version
 RESULT_CLASSES = 50  # a check's result for a run names at most this many classes that did not pass
+
+
+def class_table(stage: str) -> dict:
+    """The AssetSpec arguments of a Delta table partitioned by fruit class, written by Spark."""
+    return {"partitions_def": fruit_classes, "kinds": {"spark", "delta"}, "tags": {"stage": stage},
+            "metadata": {STORAGE: DELTA}, **LAKE_ASSET}
 
 
 def digest(value) -> str:

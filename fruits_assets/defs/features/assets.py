@@ -19,9 +19,9 @@ from dagster import (
     multi_asset,
 )
 
-from ...partitions import check_class_names, fruit_classes
+from ...partitions import check_class_names
 from ...resources import LakeResource, MobileNetResource, SparkRuntime
-from ...resources.io_manager import BYTES, DELTA, STORAGE
+from ...resources.io_manager import BYTES, STORAGE
 from ...resources.model import bundle_key
 from ...resources.spark import final_unless_transient
 from ...spark_jobs.contracts import CHUNK_ROWS, FeaturizedClass, FeaturizeParams
@@ -34,6 +34,7 @@ from ..shared import (
     SPARK_RETRY,
     ClassCheck,
     class_evaluations,
+    class_table,
     column_schema,
     data_version_of,
     recorded_observations,
@@ -85,8 +86,7 @@ class FeaturizeConfig(Config):
 
 @multi_asset(
     specs=[AssetSpec(
-        IMAGE_FEATURES, deps=[RAW_IMAGES, MOBILENET_V2], partitions_def=fruit_classes, kinds={"spark", "delta"},
-        tags={"stage": "features"}, metadata={STORAGE: DELTA}, **LAKE_ASSET,
+        IMAGE_FEATURES, deps=[RAW_IMAGES, MOBILENET_V2], **class_table("features"),
         description="1280 MobileNetV2 features per image (float32), with the model that computed them.",
     )],
     check_specs=[check.spec for check in CHECKS],

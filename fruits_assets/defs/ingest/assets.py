@@ -15,18 +15,17 @@ from dagster import (
     multi_asset,
 )
 
-from ...partitions import check_class_names, fruit_classes
+from ...partitions import check_class_names
 from ...resources import FruitSource, LakeResource, SparkRuntime
-from ...resources.io_manager import DELTA, STORAGE
 from ...resources.spark import final_unless_transient
 from ...spark_jobs.contracts import IngestedClass, IngestParams
 from ...spark_jobs.tables import RAW_SCHEMA, REJECTED_SCHEMA
 from ..shared import (
-    LAKE_ASSET,
     SPARK_POOL,
     SPARK_RETRY,
     ClassCheck,
     class_evaluations,
+    class_table,
     column_schema,
     data_version_of,
     digest,
@@ -39,8 +38,7 @@ from . import changes, checks
 RAW_IMAGES = AssetKey("raw_images")
 REJECTED_IMAGES = AssetKey("rejected_images")
 CHECKS = [ClassCheck(RAW_IMAGES, checks.every_file_accounted_for), ClassCheck(RAW_IMAGES, checks.unique_image_ids)]
-TABLE = {"partitions_def": fruit_classes, "kinds": {"spark", "delta"}, "tags": {"stage": "ingest"},
-         "metadata": {STORAGE: DELTA}, **LAKE_ASSET}
+TABLE = class_table("ingest")
 
 
 class IngestConfig(Config):
