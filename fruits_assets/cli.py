@@ -1,7 +1,8 @@
 """Command line: ``fruits-assets {run,partitions,vacuum,migrate-lake,sample,upload,emr-plan}``.
 
-``run`` launches the project's named jobs (``images_by_class`` over the classes' ranges,
-then ``refit_model``) with Dagster's API and prints what their materializations say; the
+``run`` launches the project's named jobs with Dagster's API (``images_by_class`` over the
+ranges of the classes that are stale or missing, as the UI's "Materialize stale and
+missing" does, then ``refit_model``) and prints what their materializations say; the
 jobs decide what to compute. It orchestrates nothing of its own.
 """
 
@@ -72,6 +73,22 @@ def source_classes(defs, check_lake: bool = False) -> tuple[str, str, list[str]]
         return built.source.resolved_root(), built.lake.root, check_class_names(built.source.class_names())
 
 
+def stale_or_missing(defs, dagster_instance, classes: list[str]) -> list[str]:
+    """The classes of ``classes`` that ``images_by_class`` would change (``defs.stale``)."""
+    from dagster import build_resources
+
+    from .defs.stale import stale_classes
+    from .spark_jobs.mobilenet import cache_key
+
+    with build_resources({"source": defs.resources["source"], "lake": defs.resources["lake"]}) as built:
+        def model_id() -> str:
+            with build_resources({"model": defs.resources["model"]}) as resources:
+                spec = resources.model.prepare(built.lake)
+            return cache_key(spec, spec.weights)
+
+        return stale_classes(dagster_instance, built.source.files(classes), built.lake, model_id)
+
+
 def console(verbose: bool) -> dict:
     """Run config of Dagster's console logger: every event with -v, else none (the CLI prints
     its own lines, and one block when a step fails)."""
@@ -79,7 +96,8 @@ def console(verbose: bool) -> dict:
 
 
 def run(args) -> int:
-    """Launch ``images_by_class`` for each range of the wanted classes, then ``refit_model``."""
+    """Launch ``images_by_class`` for each range of the wanted classes that are stale or
+    missing, then ``refit_model``."""
     from .partitions import consecutive_runs, fruit_classes, range_tags
 
     defs, dagster_instance = definitions(), instance()
@@ -89,14 +107,17 @@ def run(args) -> int:
         raise SourceError(f"--classes names class(es) the source does not have: {', '.join(unknown)}.")
     sync_partitions(dagster_instance, wanted)
     print(f"fruits_assets: {len(wanted)} classes from {root} into {lake}", flush=True)
+    stale = stale_or_missing(defs, dagster_instance, wanted)
     logging = console(args.verbose)
     target = None if args.k is not None else args.variance_target
     launches = [
         ("images_by_class", range_tags(first, last), logging)
-        for first, last in consecutive_runs(dagster_instance.get_dynamic_partitions(fruit_classes.name), wanted)
+        for first, last in consecutive_runs(dagster_instance.get_dynamic_partitions(fruit_classes.name), stale)
     ]
     launches.append(("refit_model", {}, {**logging, "ops": {"pca_model": {"config": {"k": args.k, "variance_target": target}}}}))
     runs = Runs()
+    if len(stale) < len(wanted):
+        runs.up_to_date(len(wanted) - len(stale), dagster_instance)
     for job_name, tags, run_config in launches:
         result = defs.resolve_job_def(job_name).execute_in_process(
             instance=dagster_instance, tags=tags, run_config=run_config, raise_on_error=False,

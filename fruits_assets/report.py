@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from dagster import DagsterEventType, ExecuteInProcessResult
+from dagster import AssetKey, DagsterEventType, DagsterInstance, ExecuteInProcessResult
 
 from .partitions import RANGE_END_TAG, RANGE_START_TAG
 
@@ -60,10 +60,19 @@ class Runs:
             shown = "; not passed: " + ", ".join(f"{n} ({c})" for n, c in sorted(failed.items())) if failed else ""
             self._print(f"  {'checks':<17}{len(evaluations) - sum(failed.values())} of {len(evaluations)} passed{shown}")
 
+    def up_to_date(self, classes: int, instance: DagsterInstance) -> None:
+        """Print that ``classes`` classes were up to date (not launched); keep the latest
+        ``image_features`` materialization, whose figures the summary shows."""
+        self._print(f"  {'images_by_class':<17}{'':9}  {classes} classes up to date (files and features unchanged): "
+                    "not launched for them")
+        if event := instance.get_latest_materialization_event(AssetKey("image_features")):
+            metadata = {k: v.value for k, v in event.asset_materialization.metadata.items()}
+            self.assets["image_features"] = Materialized(metadata, 0, None)
+
     def _line(self, name: str, materialized: Materialized, partitioned: bool) -> None:
         metadata = materialized.metadata
         figures = [f"{NAMES.get(k, k)} {_shown(metadata[k])}" for k in FIGURES.get(name, ()) if k in metadata]
-        classes = [f"{materialized.partitions} classes"] if partitioned else []
+        classes = [f"{materialized.partitions} class{'es' if materialized.partitions != 1 else ''}"] if partitioned else []
         seconds = f"{materialized.seconds:7.1f} s" if materialized.seconds is not None else " " * 9
         self._print(f"  {name:<17}{seconds}  {', '.join(classes + figures)}")
 

@@ -67,7 +67,8 @@ def test_benchmark_smoke(tmp_path, real_sample):
 def test_e2e_benchmark_smoke(tmp_path, real_sample):
     """``bench.e2e`` on a few hundred images: the tree has distinct images, the three runs
     report their steps, the cold run converts the network in a child process, and the
-    re-run with nothing changed converts and infers nothing."""
+    re-run with nothing changed converts nothing and launches no class; the one after
+    adding a class launches that class alone."""
     out = tmp_path / "e2e.json"
     result = subprocess.run(
         [sys.executable, "-m", "bench.e2e", "--images", "300", "--classes", "6", "--new-class-images", "40",
@@ -82,7 +83,8 @@ def test_e2e_benchmark_smoke(tmp_path, real_sample):
     assert results["e2e_over_limit"] > 0 and results["cold"]["peak_rss_jvm_mib"] > 0
     assert results["cold"]["peak_rss_converter_mib"] > 0, "the cold run converts the network in a child process"
     assert results["rerun_unchanged"]["peak_rss_converter_mib"] == 0, "a cached network is not converted again"
-    assert "inferred 0" in results["rerun_unchanged"]["figures"]["image_features"]
+    assert not {"raw_images", "image_features"} & set(results["rerun_unchanged"]["steps"]), "nothing to launch"
+    assert results["rerun_one_new_class"]["figures"]["raw_images"].startswith("1 class,"), "only the new class"
     assert "inferred 40" in results["rerun_one_new_class"]["figures"]["image_features"]
     assert "e2e/limit" in result.stdout
     assert 0 < results["e2e_over_limit"] < results["image_features_over_limit"], "the run is slower than its featurization step"

@@ -83,7 +83,7 @@ def test_every_asset_loads_back_for_python(pipeline_run, monkeypatch):
     assert len(loaded.load_asset_value(AssetKey("mobilenet_v2"), instance=instance)) > 1_000_000
 
 
-def test_an_unchanged_rerun_starts_no_spark_and_keeps_everything(pipeline_run, tmp_path):
+def test_an_unchanged_rerun_launches_no_class_starts_no_spark_and_keeps_everything(pipeline_run, tmp_path):
     home, lake, _, env = pipeline_run
     copy_home, copy_lake = tmp_path / "dh", tmp_path / "lake"
     shutil.copytree(home / "dh", copy_home)
@@ -96,8 +96,10 @@ def test_an_unchanged_rerun_starts_no_spark_and_keeps_everything(pipeline_run, t
     assert rerun.returncode == 0, rerun.stdout[-3000:] + rerun.stderr[-3000:]
     assert time.monotonic() - started < 60
     lines = {line.split()[0]: line for line in rerun.stdout.splitlines() if line.startswith("  ") and line.split()}
-    assert "ingested_classes 0" in lines["raw_images"] and "unchanged_classes 4" in lines["raw_images"]
-    assert "written_classes 0" in lines["image_features"] and "inferred 0" in lines["image_features"]
+    assert "4 classes up to date" in lines["images_by_class"], rerun.stdout
+    assert "raw_images" not in lines and "image_features" not in lines
+    runs = DagsterInstance.from_config(str(copy_home)).get_runs(RunsFilter(job_name="images_by_class"))
+    assert len(runs) == len(DagsterInstance.from_config(str(home / "dh")).get_runs(RunsFilter(job_name="images_by_class")))
     for asset in ("pca_model", "pca_matrix", "fruit_classifier"):
         assert "unchanged True" in lines[asset], asset
 
