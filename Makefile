@@ -15,8 +15,10 @@ $(VENV)/.installed: pyproject.toml
 
 # Delta Lake's and S3A's jars, resolved by their Maven coordinates once into
 # ~/.cache/fruits_assets/jvm (FRUITS_CACHE moves it): later runs and tests need no network.
+# Then the class-data sharing archive local Spark drivers start from (spark_jobs/class_sharing.py).
 install: $(VENV)/.installed $(DAGSTER_HOME)/dagster.yaml
 	@$(PY) -m fruits_assets.spark_jobs.packages
+	@$(PY) -m fruits_assets.spark_jobs.class_sharing
 
 $(DAGSTER_HOME)/dagster.yaml: dagster.yaml
 	mkdir -p $(DAGSTER_HOME)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from pyspark.sql import SparkSession
 
-from . import packages
+from . import class_sharing, packages
 
 BASE_CONF = {
     "spark.app.name": "fruits_assets",
@@ -35,7 +35,8 @@ LOCAL_JAVA_OPTIONS = f"-XX:TieredStopAtLevel=1 -Dlog4j2.configurationFile={LOG_C
 def build_session(master: str | None = "local[*]", conf: dict[str, str] | None = None, with_s3a: bool = False,
                   log_level: str = "WARN") -> SparkSession:
     """A session whose Python workers run this interpreter (``sys.executable``). A local one
-    loads Delta Lake's jars (and S3A's, ``with_s3a``) from ``packages``; ``master=None``
+    loads Delta Lake's jars (and S3A's, ``with_s3a``) from ``packages``, and its driver maps
+    the ``class_sharing`` archive when ``make install`` made one; ``master=None``
     keeps the master and jars spark-submit chose (an EMR step: the cluster brings Delta)."""
     os.environ["PYSPARK_PYTHON"] = sys.executable
     os.environ["PYSPARK_DRIVER_PYTHON"] = sys.executable
@@ -45,6 +46,7 @@ def build_session(master: str | None = "local[*]", conf: dict[str, str] | None =
         conf.update(packages.jars_conf(with_s3a))
         for key in ("spark.driver.extraJavaOptions", "spark.executor.extraJavaOptions"):
             conf[key] = f"{LOCAL_JAVA_OPTIONS} {conf.get(key, '')}".strip()
+        conf["spark.driver.extraJavaOptions"] = f"{class_sharing.java_options()} {conf['spark.driver.extraJavaOptions']}".strip()
     builder = SparkSession.builder.config("spark.pyspark.python", sys.executable)
     if master:
         builder = builder.master(master)
