@@ -59,10 +59,10 @@ def sync_partitions(dagster_instance, classes: list[str], prune: bool = False) -
     return added, removed
 
 
-def source_classes(defs, check_lake: bool = False) -> tuple[str, str, list[str]]:
-    """(the source's and the lake's locations, the source's class folder names), after the
-    checks that refuse a run before any work: every class name can be a partition, and
-    with ``check_lake`` the lake is ready (writable, in the EU, of this layout)."""
+def source_classes(defs, check_lake: bool = False) -> tuple[str, str, dict[str, list]]:
+    """(the source's and the lake's locations, the source's files by class folder, in name
+    order), after the checks that refuse a run before any work: every class name can be a
+    partition, and with ``check_lake`` the lake is ready (writable, in the EU, of this layout)."""
     from dagster import build_resources
 
     from .partitions import check_class_names
@@ -70,23 +70,26 @@ def source_classes(defs, check_lake: bool = False) -> tuple[str, str, list[str]]
     with build_resources({"source": defs.resources["source"], "lake": defs.resources["lake"]}) as built:
         if check_lake:
             built.lake.check_ready()
-        return built.source.resolved_root(), built.lake.root, check_class_names(built.source.class_names())
+        listed = built.source.listing()
+        classes = check_class_names(sorted(listed))
+        return built.source.resolved_root(), built.lake.root, {c: listed[c] for c in classes}
 
 
-def stale_or_missing(defs, dagster_instance, classes: list[str]) -> list[str]:
-    """The classes of ``classes`` that ``images_by_class`` would change (``defs.stale``)."""
+def stale_or_missing(defs, dagster_instance, listed: dict[str, list]) -> list[str]:
+    """The classes of ``listed`` (their files, as listed) that ``images_by_class`` would
+    change (``defs.stale``)."""
     from dagster import build_resources
 
     from .defs.stale import stale_classes
     from .spark_jobs.mobilenet import cache_key
 
-    with build_resources({"source": defs.resources["source"], "lake": defs.resources["lake"]}) as built:
+    with build_resources({"lake": defs.resources["lake"]}) as built:
         def model_id() -> str:
             with build_resources({"model": defs.resources["model"]}) as resources:
                 spec = resources.model.prepare(built.lake)
             return cache_key(spec, spec.weights)
 
-        return stale_classes(dagster_instance, built.source.files(classes), built.lake, model_id)
+        return stale_classes(dagster_instance, listed, built.lake, model_id)
 
 
 def console(verbose: bool) -> dict:
@@ -101,13 +104,13 @@ def run(args) -> int:
     from .partitions import consecutive_runs, fruit_classes, range_tags
 
     defs, dagster_instance = definitions(), instance()
-    root, lake, classes = source_classes(defs, check_lake=True)
-    wanted = args.classes or classes
-    if unknown := sorted(set(wanted) - set(classes)):
+    root, lake, listed = source_classes(defs, check_lake=True)
+    wanted = args.classes or list(listed)
+    if unknown := sorted(set(wanted) - set(listed)):
         raise SourceError(f"--classes names class(es) the source does not have: {', '.join(unknown)}.")
     sync_partitions(dagster_instance, wanted)
     print(f"fruits_assets: {len(wanted)} classes from {root} into {lake}", flush=True)
-    stale = stale_or_missing(defs, dagster_instance, wanted)
+    stale = stale_or_missing(defs, dagster_instance, {c: listed[c] for c in wanted})
     logging = console(args.verbose)
     target = None if args.k is not None else args.variance_target
     launches = [
@@ -132,8 +135,8 @@ def run(args) -> int:
 
 def partitions(args) -> int:
     defs = definitions()
-    *_, classes = source_classes(defs)
-    added, removed = sync_partitions(instance(), classes, prune=args.prune)
+    *_, listed = source_classes(defs)
+    added, removed = sync_partitions(instance(), list(listed), prune=args.prune)
     print(f"fruit_class partitions: {len(added)} added, {len(removed)} removed"
           + ("" if args.prune else " (partitions of classes absent from the source are kept: --prune removes them)"))
     return 0

@@ -27,13 +27,13 @@ def stale_classes(instance: DagsterInstance, listed: dict[str, list[SourceFile]]
     ``model_id`` gives the current network's id, and is called only when some class
     holds features."""
     classes = list(listed)
-    status = instance.get_status_by_partition(IMAGE_FEATURES, classes, fruit_classes) or {}
     raw = lake.read_table(RAW_IMAGES, ingest_changes.RAW_COLUMNS, classes)
+    features = lake.read_table(IMAGE_FEATURES, feature_changes.FEATURE_COLUMNS, classes) if raw is not None else None
+    if features is None or not len(features):
+        return classes
+    status = instance.get_status_by_partition(IMAGE_FEATURES, classes, fruit_classes) or {}
     held = ingest_changes.HeldFiles(raw, lake.read_table(REJECTED_IMAGES, ingest_changes.REJECTED_COLUMNS, classes))
     unchanged = set(ingest_changes.unchanged_classes(listed, held))
-    features = lake.read_table(IMAGE_FEATURES, feature_changes.FEATURE_COLUMNS, classes)
-    if raw is None or features is None or not len(features):
-        return classes
     featured = feature_changes.held_features(raw.select(feature_changes.RAW_COLUMNS), features, model_id(), classes)
     return [c for c in classes
             if status.get(c) != AssetPartitionStatus.MATERIALIZED or c not in unchanged or not featured[c].current]

@@ -61,15 +61,19 @@ class FruitSource(ConfigurableResource):
                 found[cls].append(file)
         return found
 
-    def class_names(self) -> list[str]:
-        """The class folder names of the source (valid or not); raise a SourceError if none."""
-        names = sorted(self.files())
-        if not names:
+    def listing(self) -> dict[str, list[SourceFile]]:
+        """Every class folder's files (names valid or not); raise a SourceError if there is none."""
+        found = self.files()
+        if not found:
             raise SourceError(
                 f"No class folders under {self.resolved_root()}: expected "
                 f"<source>/{{{','.join(SPLITS)}}}/<class>/<image files>."
             )
-        return names
+        return found
+
+    def class_names(self) -> list[str]:
+        """The class folder names of the source (valid or not); raise a SourceError if none."""
+        return sorted(self.listing())
 
     def class_signatures(self) -> dict[str, str]:
         """{class: "<files>:<bytes>:<newest modification>"}; a change means new, removed or
