@@ -10,6 +10,7 @@ jobs about 4 s sooner (docs/benchmarks.md). The JVM ignores an archive it cannot
 
 from __future__ import annotations
 
+import hashlib
 import os
 import subprocess
 import sys
@@ -20,7 +21,7 @@ import pyspark
 
 from . import packages
 
-ARCHIVE = "driver-classes.jsa"
+ARCHIVE = "driver-classes"
 QUIET = "-Xlog:cds=off -Xlog:cds+dynamic=off"  # classes it cannot archive are noted on stdout otherwise
 
 
@@ -29,7 +30,12 @@ class ClassSharingError(RuntimeError):
 
 
 def archive() -> Path:
-    return packages.cache_dir() / f"spark-{pyspark.__version__}" / ARCHIVE
+    """The archive for this Spark installation. The JVM maps an archive only with the very
+    jars (paths, sizes, modification times) it was made from, so each installation (each
+    virtual environment, each reinstall) has its own, named by a digest of them."""
+    jars = sorted(Path(pyspark.__file__).parent.joinpath("jars").glob("*.jar"))
+    stamp = hashlib.sha256(repr([(str(j), j.stat().st_size, j.stat().st_mtime_ns) for j in jars]).encode())
+    return packages.cache_dir() / f"spark-{pyspark.__version__}" / f"{ARCHIVE}-{stamp.hexdigest()[:16]}.jsa"
 
 
 def java_options() -> str:
