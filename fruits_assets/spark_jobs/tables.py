@@ -76,6 +76,14 @@ def replace_classes(df: DataFrame, location: str, classes: list[str], commit_inf
     )
 
 
+def one_file_per_class(df: DataFrame, classes: int) -> DataFrame:
+    """``df`` with each class's rows in one task (ranges of whole classes, at most one task
+    per core), so that writing it makes one file per class: a scan of many small files packs
+    them into tasks by size, mixing the classes (100 classes in 26 tasks wrote 2,167 files)."""
+    tasks = max(1, min(classes, df.sparkSession.sparkContext.defaultParallelism))
+    return df.repartitionByRange(tasks, PARTITION)
+
+
 def sql_name(location: str) -> str:
     """The table at ``location`` as Spark SQL names it."""
     return f"delta.`{location.replace('`', '``')}`"

@@ -1,6 +1,7 @@
 """Ingest of the real sample and of the bad-input corpus into the two Delta tables."""
 
 import hashlib
+from collections import Counter
 
 from deltalake import DeltaTable
 
@@ -29,6 +30,8 @@ def test_ingest_real_sample_every_class(spark, real_sample, lake):
     assert dict(raw.groupBy("split").count().collect()) == {"Training": 960, "Test": 240}
     written = DeltaTable(str(lake / "tables" / "raw_images"))
     assert written.metadata().partition_columns == ["label"] and written.version() == 0
+    files_per_class = Counter(uri.rsplit("/", 2)[1] for uri in written.file_uris())
+    assert len(files_per_class) == 24 and set(files_per_class.values()) == {1}  # the scan mixes classes in its tasks
 
 
 def test_bad_inputs_are_recorded_not_fatal(spark, real_sample, lake, tmp_path):

@@ -176,8 +176,8 @@ def ingest(spark: SparkSession, params: IngestParams) -> IngestResult:
     thumbnails = _thumbnails(raw, list(listings.values()))
     written = tables.count_ids(raw, classes)
     commit_info = {**params.commit_info, "job": "ingest"}
-    tables.replace_classes(rejected, params.rejected_images, classes, commit_info)
-    tables.replace_classes(raw, params.raw_images, classes, commit_info)
+    tables.replace_classes(tables.one_file_per_class(rejected, len(classes)), params.rejected_images, classes, commit_info)
+    tables.replace_classes(tables.one_file_per_class(raw, len(classes)), params.raw_images, classes, commit_info)
     scanned.unpersist()
     per_class = {
         cls: IngestedClass(
