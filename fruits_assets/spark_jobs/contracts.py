@@ -180,6 +180,8 @@ class IngestParams(Contract):
     max_pixels: int = DEFAULT_MAX_PIXELS
     min_side: int = DEFAULT_MIN_SIDE
     commit_info: dict[str, str] = field(default_factory=dict)
+    # the classes of ``classes`` that rejected_images holds rows of (None: not known)
+    classes_with_rejections: Optional[list[str]] = None
 
 
 @dataclass(frozen=True)

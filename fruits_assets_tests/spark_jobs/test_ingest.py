@@ -1,6 +1,7 @@
 """Ingest of the real sample and of the bad-input corpus into the two Delta tables."""
 
 import hashlib
+import shutil
 from collections import Counter
 
 from deltalake import DeltaTable
@@ -59,3 +60,31 @@ def test_source_is_never_modified(spark, real_sample, lake, tmp_path):
     run_images(spark, source, lake, [corpus.ODD_CLASS])
     after = {p: p.read_bytes() for p in source.rglob("*") if p.is_file()}
     assert before == after
+
+
+def test_rejected_images_is_replaced_only_when_that_changes_it(spark, real_sample, lake, tmp_path, monkeypatch):
+    source = tmp_path / "source"
+    classes = ["Cherry 1", "Tomato 1"]
+    for cls in classes:
+        shutil.copytree(real_sample / "Training" / cls, source / "Training" / cls)
+    cut = source / "Training" / "Cherry 1" / "zz_cut.jpg"
+    cut.write_bytes(next((source / "Training" / "Tomato 1").iterdir()).read_bytes()[:1000])
+    rejected = table(lake, "rejected_images")
+    replaced = []
+    original = tables.replace_classes
+    monkeypatch.setattr(tables, "replace_classes", lambda df, location, *rest: (replaced.append(location),
+                                                                                 original(df, location, *rest)))
+
+    def ingest(cls: str, held: list[str] | None):
+        replaced.clear()
+        jobs.run(spark, IngestParams(source_root=f"file://{source}", raw_images=table(lake, "raw_images"),
+                                     rejected_images=rejected, classes=[cls], classes_with_rejections=held))
+        return rejected in replaced, DeltaTable(rejected.removeprefix("file://")).version()
+
+    assert ingest("Tomato 1", []) == (True, 0), "the first ingest creates the table"
+    assert ingest("Cherry 1", []) == (True, 1), "a rejection to write"
+    assert ingest("Tomato 1", []) == (False, 1), "nothing to write or remove: no Delta work"
+    assert ingest("Tomato 1", None) == (True, 1), "what the table holds not known: replaced (Delta commits nothing)"
+    cut.unlink()
+    assert ingest("Cherry 1", ["Cherry 1"]) == (True, 2), "the fixed file's rejection is removed"
+    assert tables.read(spark, rejected, classes).count() == 0

@@ -82,6 +82,7 @@ def raw_images(context: AssetExecutionContext, config: IngestConfig, spark: Spar
                 source_root=source.spark_root, raw_images=lake.spark_uri(lake.table_key(RAW_IMAGES)),
                 rejected_images=lake.spark_uri(lake.table_key(REJECTED_IMAGES)), classes=todo,
                 max_pixels=config.max_pixels, min_side=config.min_side, commit_info={"dagster_run_id": context.run_id},
+                classes_with_rejections=held.rejected_classes(),
             ), context)
             measures.update(result.classes)
             yield from _observations(result.classes)

@@ -43,6 +43,9 @@ class HeldFiles:
                                     row["file_modified"]))
         return held
 
+    def rejected_classes(self) -> list[str]:
+        return sorted({row["label"] for row in self.rejected})
+
     def measures(self, listed: dict[str, list[SourceFile]], classes: list[str]) -> dict[str, IngestedClass]:
         """Each class's figures as the tables hold them (for classes not read again)."""
         ids, reasons = defaultdict(list), defaultdict(Counter)

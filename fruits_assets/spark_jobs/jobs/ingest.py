@@ -137,9 +137,19 @@ def _thumbnails(raw: DataFrame, listings: list[ClassFiles]) -> dict[str, str]:
     return strips
 
 
+def _rejected_change(spark: SparkSession, params: IngestParams, reasons: dict[str, dict[str, int]]) -> bool:
+    """Whether replacing the classes in ``rejected_images`` would change it: there are
+    rejections to write, or rows to remove (or the table is missing, or what it holds is
+    not known). Delta records no commit for a replace that adds and removes nothing, but
+    still reads the table and runs the write to find that out (about 1.5 s)."""
+    held = params.classes_with_rejections
+    return (any(reasons.values()) or held is None or bool(set(held) & set(params.classes))
+            or not tables.exists(spark, params.rejected_images))
+
+
 def ingest(spark: SparkSession, params: IngestParams) -> IngestResult:
-    """Ingest ``params.classes`` in one scan; replace them in ``raw_images`` and
-    ``rejected_images`` in one commit each (empty classes included)."""
+    """Ingest ``params.classes`` in one scan; replace them in ``raw_images`` and, when that
+    changes it, in ``rejected_images``, in one commit each (empty classes included)."""
     started = time.perf_counter()
     classes = params.classes
     listings = list_classes(HadoopFS(spark), params.source_root, classes)
@@ -176,7 +186,8 @@ def ingest(spark: SparkSession, params: IngestParams) -> IngestResult:
     thumbnails = _thumbnails(raw, list(listings.values()))
     written = tables.count_ids(raw, classes)
     commit_info = {**params.commit_info, "job": "ingest"}
-    tables.replace_classes(tables.one_file_per_class(rejected, len(classes)), params.rejected_images, classes, commit_info)
+    if _rejected_change(spark, params, reasons):
+        tables.replace_classes(tables.one_file_per_class(rejected, len(classes)), params.rejected_images, classes, commit_info)
     tables.replace_classes(tables.one_file_per_class(raw, len(classes)), params.raw_images, classes, commit_info)
     scanned.unpersist()
     per_class = {
