@@ -15,6 +15,8 @@ from .images import DEFAULT_MAX_PIXELS, DEFAULT_MIN_SIDE
 from .mobilenet import ModelSpec
 
 CHUNK_ROWS = 20_000  # images featurize writes and commits together; a later failure keeps them
+TRAIN_SPLIT = "Training"  # what a PCA is fitted on (``PcaFitResult.fitted_on``) when it can be
+MOMENTS_FILE = "moments.npz"  # in a PCA's model_dir, next to the PCAModel's metadata/ and data/
 
 
 class Contract:
@@ -134,6 +136,7 @@ class PcaFitResult(JobResult):
     k: int
     fitted_on: str  # the Training split, or every image when it has fewer than 2
     train_rows: int
+    read_classes: int  # the classes whose rows were read (the others' moments came from the fit extended)
     covariance_partitions: int
     explained_variance: list[float]
     cumulative_variance: list[float]
@@ -208,9 +211,13 @@ class PcaFitParams(Contract):
     image_features: str
     version: int  # the features table's version the model is fitted on
     classes: list[str]
-    model_dir: str  # where the PCAModel is saved
+    model_dir: str  # where the PCAModel is saved, with the moments it was computed from
     k: Optional[int] = None
     variance_target: Optional[float] = 0.95
+    # A fit of the Training rows of some of ``classes`` whose rows have not changed since:
+    # its moments are added to those of the other classes, which alone are read.
+    extends: Optional[str] = None  # that fit's model_dir
+    extends_classes: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

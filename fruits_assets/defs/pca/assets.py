@@ -6,6 +6,7 @@ materialization whose inputs did not change keeps the current files."""
 
 from typing import Optional
 
+import pyarrow as pa
 import pyarrow.dataset as ds
 from dagster import (
     AssetCheckResult,
@@ -22,12 +23,14 @@ from dagster import (
     TableSchema,
     asset,
 )
+from deltalake import DeltaTable
+from deltalake.exceptions import DeltaError
 
 from ...partitions import fruit_classes
 from ...resources import LakeResource, SparkRuntime
 from ...resources.io_manager import CSV_MATRIX, PCA_MODEL, STORAGE
 from ...resources.spark import final_unless_transient
-from ...spark_jobs.contracts import PcaFitParams, PcaProjectParams
+from ...spark_jobs.contracts import MOMENTS_FILE, TRAIN_SPLIT, PcaFitParams, PcaProjectParams
 from ...spark_jobs.pca_model import check_settings
 from ...spark_jobs.tables import PARTITION
 from ..features.assets import IMAGE_FEATURES
@@ -93,11 +96,15 @@ def pca_model(context: AssetExecutionContext, config: PCAConfig, spark: SparkRun
         if previous and previous[0] == data_version and lake.store().exists(key) and not config.force:
             metadata = kept(previous[1])
         else:
-            fit = spark.run_job(PcaFitParams(image_features=lake.spark_uri(lake.table_key(IMAGE_FEATURES)), version=version,
-                                             classes=classes, model_dir=lake.spark_uri(key), k=config.k,
-                                             variance_target=target), context)
+            base = None if config.force else _extendable(lake, table, previous, classes)
+            fit = spark.run_job(PcaFitParams(
+                image_features=lake.spark_uri(lake.table_key(IMAGE_FEATURES)), version=version, classes=classes,
+                model_dir=lake.spark_uri(key), k=config.k, variance_target=target,
+                extends=lake.spark_uri(lake.key_of(base["dagster/uri"])) if base else None,
+                extends_classes=base["classes"] if base else []), context)
             metadata = {
                 "dagster/uri": lake.uri(key), KEPT: False, "k": fit.k, "fitted_on": fit.fitted_on,
+                "read_classes": fit.read_classes,
                 "variance_target": MetadataValue.float(float(target)) if target else MetadataValue.null(),
                 "cumulative_variance": MetadataValue.float(float(fit.cumulative_variance[-1])),
                 "explained_variance": MetadataValue.json(fit.explained_variance),
@@ -112,6 +119,31 @@ def pca_model(context: AssetExecutionContext, config: PCAConfig, spark: SparkRun
             check_results=[AssetCheckResult(check_name="variance_target_reached", passed=outcome.passed,
                                             metadata=outcome.metadata)],
         )
+
+
+def _extendable(lake: LakeResource, table: DeltaTable, previous: tuple | None, classes: list[str]) -> dict | None:
+    """The metadata of the previous fit if this one can extend it (add the moments of the
+    classes it lacks to its own): it was fitted on the Training images of classes that
+    are all still fitted, whose feature files are the same now, and it kept its moments."""
+    fitted = previous[1] if previous else {}
+    if fitted.get("fitted_on") != TRAIN_SPLIT or not set(fitted.get("classes") or [None]) <= set(classes):
+        return None
+    try:
+        if not lake.store().exists(f"{lake.key_of(fitted['dagster/uri'])}/{MOMENTS_FILE}"):
+            return None
+        then = lake.delta_table(IMAGE_FEATURES, fitted["features_version"])
+    except (ValueError, DeltaError):  # fitted in another lake, or that version's log was cleaned up
+        return None
+    same = then is not None and _files_of(then, fitted["classes"]) == _files_of(table, fitted["classes"])
+    return fitted if same else None
+
+
+def _files_of(table: DeltaTable, classes: list[str]) -> set[str]:
+    """The data files of ``classes`` in ``table`` (Delta never rewrites a file in place)."""
+    actions = pa.table(table.get_add_actions(flatten=True))
+    wanted = set(classes)
+    return {path for path, label in zip(actions.column("path").to_pylist(), actions.column(f"partition.{PARTITION}").to_pylist())
+            if label in wanted}
 
 
 def _value(value):
