@@ -2,7 +2,8 @@
 
 Both are files versioned by their Dagster data version, a digest of what they are
 computed from (``models/pca_model/<version>/``, ``exports/pca_matrix/<version>/``): a
-materialization whose inputs did not change keeps the current files."""
+materialization whose inputs did not change keeps the current files. A refit after new
+classes adds their moments to those the previous model kept (``_extendable``)."""
 
 from typing import Optional
 
@@ -60,7 +61,7 @@ MATRIX_FOLDER = "exports/pca_matrix"  # then <data version>/pca_matrix.csv
 
 class PCAConfig(Config):
     """Either a fixed ``k`` (1..1280), or the smallest k reaching ``variance_target``;
-    ``force`` refits even when no feature and no setting changed."""
+    ``force`` refits from scratch even when no feature and no setting changed."""
 
     k: Optional[int] = None
     variance_target: Optional[float] = 0.95
