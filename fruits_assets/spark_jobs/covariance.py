@@ -5,7 +5,8 @@ x, X^T X) with numpy, in parallel; the driver adds the partial sums in partition
 never in task-completion order, so the covariance, the model and the CSV are the same
 bits on every run. The moments are kept with the model (``Moments.to_bytes``): a fit
 on more classes adds the new classes' moments to them instead of reading every row
-again (its sums then differ from a fit from scratch in the last bits only). The 1280x1280 covariance is decomposed with numpy on the driver:
+again (its sums then differ from a fit from scratch in the last bits only). The
+1280x1280 covariance is decomposed with numpy on the driver:
 ``pyspark.ml.feature.PCA.fit`` (pure-Java LAPACK in a pip-installed Spark) returned, for
 the very same covariance, the right spectrum on some calls and a near-flat wrong one
 (first component 0.7 % instead of 67 %) on others (``test_every_fit_finds_the_spectrum_numpy_finds``).
