@@ -127,7 +127,8 @@ def _extendable(lake: LakeResource, table: DeltaTable, previous: tuple | None, c
     classes it lacks to its own): it was fitted on the Training images of classes that
     are all still fitted, whose feature files are the same now, and it kept its moments."""
     fitted = previous[1] if previous else {}
-    if fitted.get("fitted_on") != TRAIN_SPLIT or not set(fitted.get("classes") or [None]) <= set(classes):
+    fitted_classes = fitted.get("classes")
+    if fitted.get("fitted_on") != TRAIN_SPLIT or not fitted_classes or not set(fitted_classes) <= set(classes):
         return None
     try:
         if not lake.store().exists(f"{lake.key_of(fitted['dagster/uri'])}/{MOMENTS_FILE}"):
@@ -135,7 +136,7 @@ def _extendable(lake: LakeResource, table: DeltaTable, previous: tuple | None, c
         then = lake.delta_table(IMAGE_FEATURES, fitted["features_version"])
     except (ValueError, DeltaError):  # fitted in another lake, or that version's log was cleaned up
         return None
-    same = then is not None and _files_of(then, fitted["classes"]) == _files_of(table, fitted["classes"])
+    same = then is not None and _files_of(then, fitted_classes) == _files_of(table, fitted_classes)
     return fitted if same else None
 
 

@@ -22,7 +22,6 @@ from ..pca_model import FittedPCA, check_settings, fixed_signs
 from ..uris import join
 
 
-
 def pca_fit(spark: SparkSession, params: PcaFitParams) -> PcaFitResult:
     check_settings(params.k, params.variance_target)
     started = time.perf_counter()
