@@ -4,6 +4,7 @@ set of fruit classes, and replacing a set of classes in one commit."""
 from __future__ import annotations
 
 import json
+import threading
 
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -52,6 +53,25 @@ def classes_predicate(classes: list[str]) -> str:
 
 def exists(spark: SparkSession, location: str) -> bool:
     return HadoopFS(spark).exists(join(location, "_delta_log"))
+
+
+def load_in_background(spark: SparkSession, locations: list[str]) -> threading.Thread:
+    """Start loading the current state of the tables at ``locations`` (their log replayed,
+    their file list built) in a thread, so that a later read or write of them in this
+    session finds it loaded: in a new session that is the slowest part of a first access,
+    and it can run while the job does other work. Join the returned thread before the job
+    ends. A missing table is skipped; any other error is left to the access that follows."""
+    def load() -> None:
+        for location in locations:
+            if exists(spark, location):
+                try:
+                    spark.sql(f"DESCRIBE DETAIL {sql_name(location)}").collect()
+                except Exception:  # noqa: BLE001 - only a head start: the real access reports it
+                    pass
+
+    thread = threading.Thread(target=load, name="delta-state", daemon=True)
+    thread.start()
+    return thread
 
 
 def read(spark: SparkSession, location: str, classes: list[str], version: int | None = None) -> DataFrame:

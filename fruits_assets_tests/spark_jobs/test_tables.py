@@ -5,7 +5,8 @@ import hashlib
 import json
 from pathlib import Path
 
-from deltalake import DeltaTable
+import pandas as pd
+from deltalake import DeltaTable, write_deltalake
 
 from fruits_assets.spark_jobs import tables
 
@@ -47,3 +48,24 @@ def test_an_empty_write_empties_its_classes(spark, tmp_path):
     tables.replace_classes(spark.createDataFrame([], SCHEMA), uri, ["a"], {})
     assert [r.label for r in tables.read(spark, uri, ["a", "b"]).collect()] == ["b"]
     assert tables.exists(spark, uri) and not tables.exists(spark, f"file://{tmp_path / 'nothing'}")
+
+
+def _spark_jobs(spark, group: str, action) -> int:
+    """How many Spark jobs ``action()`` ran."""
+    spark.sparkContext.setJobGroup(group, group)
+    action()
+    return len(spark.sparkContext.statusTracker().getJobIdsForGroup(group))
+
+
+def test_a_table_loaded_in_background_is_read_without_replaying_its_log(spark, tmp_path):
+    uris = {}
+    for name in ("cold", "loaded"):  # written by delta-rs: this session has never loaded either
+        for rows in ({"label": ["a", "b"] * 3, "n": range(6)}, {"label": ["a"], "n": [9]}):
+            write_deltalake(tmp_path / name, pd.DataFrame(rows), partition_by=["label"], mode="append")
+        uris[name] = f"file://{tmp_path / name}"
+    tables.load_in_background(spark, [uris["loaded"], f"file://{tmp_path / 'missing'}"]).join()
+
+    cold = _spark_jobs(spark, "read-cold", lambda: tables.read(spark, uris["cold"], ["a"]).count())
+    loaded = _spark_jobs(spark, "read-loaded", lambda: tables.read(spark, uris["loaded"], ["a"]).count())
+    assert loaded < cold
+    assert tables.read(spark, uris["loaded"], ["a"]).count() == 4

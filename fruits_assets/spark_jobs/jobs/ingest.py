@@ -152,6 +152,7 @@ def ingest(spark: SparkSession, params: IngestParams) -> IngestResult:
     changes it, in ``rejected_images``, in one commit each (empty classes included)."""
     started = time.perf_counter()
     classes = params.classes
+    loading = tables.load_in_background(spark, [params.raw_images, params.rejected_images])  # while the scan runs
     listings = list_classes(HadoopFS(spark), params.source_root, classes)
     scanned = (
         _scan(spark, params.source_root, list(listings.values()))
@@ -190,6 +191,7 @@ def ingest(spark: SparkSession, params: IngestParams) -> IngestResult:
         tables.replace_classes(tables.one_file_per_class(rejected, len(classes)), params.rejected_images, classes, commit_info)
     tables.replace_classes(tables.one_file_per_class(raw, len(classes)), params.raw_images, classes, commit_info)
     scanned.unpersist()
+    loading.join()
     per_class = {
         cls: IngestedClass(
             files=len(listings[cls].files), ingested=written[cls][0], distinct_ids=written[cls][1],
