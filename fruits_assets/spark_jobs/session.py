@@ -24,10 +24,15 @@ BASE_CONF = {
     **packages.DELTA_CONF,
 }
 # A local session is short-lived on few cores. There, Delta's default of 50 partitions to
-# rebuild a table's state from its log makes 50 tasks of a few rows, and the C2 compiler's
-# background work on Spark's code costs more CPU than its faster code saves
-# (docs/benchmarks.md). Java options a caller passes come after these, so theirs win.
-LOCAL_CONF = {"spark.databricks.delta.snapshotPartitions": "2"}
+# rebuild a table's state from its log makes 50 tasks of a few rows, listing the source's
+# folders makes a task per folder (200 for 100 classes) where one per core lists them as
+# fast, and the C2 compiler's background work on Spark's code costs more CPU than its
+# faster code saves (docs/benchmarks.md). Java options a caller passes come after these,
+# so theirs win.
+LOCAL_CONF = {
+    "spark.databricks.delta.snapshotPartitions": "2",
+    "spark.sql.sources.parallelPartitionDiscovery.parallelism": str(len(os.sched_getaffinity(0))),
+}
 LOG_CONFIG = Path(__file__).with_name("log4j2.properties")
 LOCAL_JAVA_OPTIONS = f"-XX:TieredStopAtLevel=1 -Dlog4j2.configurationFile={LOG_CONFIG.as_uri()}"
 
