@@ -10,6 +10,7 @@ from pathlib import Path
 from pyspark.sql import SparkSession
 
 from . import class_sharing, packages
+from .tables import PARQUET_CONF
 
 BASE_CONF = {
     "spark.app.name": "fruits_assets",
@@ -22,6 +23,7 @@ BASE_CONF = {
     "spark.ui.showConsoleProgress": "false",
     "spark.databricks.delta.vacuum.logging.enabled": "true",  # VACUUM records what it deleted in the history
     **packages.DELTA_CONF,
+    **PARQUET_CONF,
 }
 # A local session is short-lived on few cores. There, Delta's default of 50 partitions to
 # rebuild a table's state from its log makes 50 tasks of a few rows, listing the source's

@@ -36,6 +36,11 @@ FEATURES_SCHEMA = StructType(
     [StructField(n, StringType()) for n in ("image_id", "path", "split", "label", "model")]
     + [StructField("features", ArrayType(FloatType()))]
 )
+# Feature values never repeat, so Parquet's dictionary for them always overflows and falls
+# back to plain encoding: trying it costs the JVM about a quarter of a features write's CPU
+# (docs/benchmarks.md). Delta passes no per-write Parquet option to the file writer, so a
+# session carries this in its Hadoop configuration.
+PARQUET_CONF = {"spark.hadoop.parquet.enable.dictionary#features.list.element": "false"}
 
 
 def of_classes(classes: list[str]) -> Column:

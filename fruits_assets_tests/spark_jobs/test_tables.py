@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pandas as pd
+import pyarrow.parquet as pq
 from deltalake import DeltaTable, write_deltalake
 
 from fruits_assets.spark_jobs import tables
@@ -69,3 +70,17 @@ def test_a_table_loaded_in_background_is_read_without_replaying_its_log(spark, t
     loaded = _spark_jobs(spark, "read-loaded", lambda: tables.read(spark, uris["loaded"], ["a"]).count())
     assert loaded < cold
     assert tables.read(spark, uris["loaded"], ["a"]).count() == 4
+
+
+def test_features_are_written_without_a_parquet_dictionary(spark, tmp_path):
+    location = tmp_path / "features"
+    same_vector = [0.5] * 1280  # a dictionary would hold it whole: only the setting keeps it plain
+    rows = [(f"id{i}", f"Training/apple/{i}.jpg", "Training", "apple", "m", same_vector) for i in range(4)]
+    tables.replace_classes(spark.createDataFrame(rows, tables.FEATURES_SCHEMA), f"file://{location}", ["apple"], {})
+    encodings: dict[str, set[str]] = {}
+    for written in (location / "label=apple").glob("*.parquet"):
+        group = pq.ParquetFile(written).metadata.row_group(0)
+        for i in range(group.num_columns):
+            encodings.setdefault(group.column(i).path_in_schema, set()).update(group.column(i).encodings)
+    assert "PLAIN_DICTIONARY" in encodings["split"]  # the other columns keep Parquet's default
+    assert not any("DICTIONARY" in e for e in encodings["features.list.element"])
