@@ -22,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -81,8 +82,10 @@ def build_tree(sample: Path, target: Path, images: int, classes: int, first: int
         count = images // classes + (1 if c - first < images % classes else 0)
         name = f"{real[c % len(real)]} v{c // len(real)}"
         jobs.append((str(target), name, originals[real[c % len(real)]], count, c, 0.6 + 0.8 * ((c * 37) % 100) / 100))
-    with multiprocessing.Pool(os.cpu_count()) as pool:
-        counts = pool.map(_write_class, jobs)
+    # Fresh interpreters, not forks of this one (which may hold the network's threads by
+    # now), and an executor that raises if a worker dies where a Pool would wait forever.
+    with ProcessPoolExecutor(os.cpu_count(), mp_context=multiprocessing.get_context("spawn")) as pool:
+        counts = list(pool.map(_write_class, jobs))
     return {job[1]: n for job, n in zip(jobs, counts)}
 
 
