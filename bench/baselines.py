@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import multiprocessing
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Iterator
 
@@ -44,8 +45,10 @@ def limit_per_core(payload: bytes, spec: mobilenet.ModelSpec, files: list[Path],
     context = multiprocessing.get_context("spawn")  # a fresh interpreter: no inherited TensorFlow threads
     with context.Manager() as manager:
         barrier = manager.Barrier(processes)
-        with context.Pool(processes) as pool:
-            parts = pool.map(_limit_in_child, [(payload, spec, files, barrier)] * processes)
+        # An executor's workers exit when told to; a Pool's exit sends SIGTERM, which a
+        # process started in the background may ignore, and then waits for them forever.
+        with ProcessPoolExecutor(processes, mp_context=context) as pool:
+            parts = list(pool.map(_limit_in_child, [(payload, spec, files, barrier)] * processes))
     span = max(p["ended"] for p in parts) - min(p["started"] for p in parts)
     return {"images": sum(p["images"] for p in parts), "seconds": span}
 

@@ -83,7 +83,8 @@ def build_tree(sample: Path, target: Path, images: int, classes: int, first: int
         name = f"{real[c % len(real)]} v{c // len(real)}"
         jobs.append((str(target), name, originals[real[c % len(real)]], count, c, 0.6 + 0.8 * ((c * 37) % 100) / 100))
     # Fresh interpreters, not forks of this one (which may hold the network's threads by
-    # now), and an executor that raises if a worker dies where a Pool would wait forever.
+    # now), and an executor: a Pool's exit sends its workers SIGTERM, which a process
+    # started in the background may ignore, and then waits for them forever.
     with ProcessPoolExecutor(os.cpu_count(), mp_context=multiprocessing.get_context("spawn")) as pool:
         counts = list(pool.map(_write_class, jobs))
     return {job[1]: n for job, n in zip(jobs, counts)}
