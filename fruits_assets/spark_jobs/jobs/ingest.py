@@ -29,9 +29,9 @@ from ..tables import SPLITS
 from ..uris import join
 
 _CHECK = "width int, height int, reason string, image_id string"
-# Files per scan task: fewer, bigger tasks scan faster (10 tasks for 50,000 images took about
-# 2 s less than 26, docs/benchmarks.md), but a task lists its files in its description (about
-# 134 bytes each): 6,000 stay under Spark's 1,000 KiB task-size warning.
+# Files per scan task: fewer, bigger tasks scan faster (50,000 images in 4 or 10 tasks:
+# 10.7-12.6 s, in 26: 13.1-14.7 s; docs/benchmarks.md), but a task lists its files in its
+# description (about 134 bytes each here): 6,000 stay under Spark's 1,000 KiB task-size warning.
 FILES_PER_TASK = 6000
 SCANNED = "split string, label string, path string, file_size long, file_modified timestamp, content binary"
 
