@@ -33,8 +33,7 @@ KEY_COLUMNS = ("path", "label", "split")
 
 def read_matrix(store, key: str) -> pd.DataFrame:
     """A CSV matrix, streamed: key columns as strings, the others as float32 (the precision
-    of the image features they come from: half the memory of float64; the file keeps
-    every digit)."""
+    of the image features they come from, and that the file holds)."""
     with closing(store.open(key)) as stream:
         return pd.read_csv(stream, dtype=defaultdict(lambda: "float32", **{c: "str" for c in KEY_COLUMNS}))
 

@@ -7,7 +7,10 @@ workers (``mapInArrow``) rather than by ``PCAModel.transform``: Spark's per-row 
 to ML vectors and its Java matrix product took twice as long, for the same values to
 within rounding (docs/benchmarks.md). Each product is one BLAS thread over a block of
 PROJECTION_BLOCK rows, so an image's coordinates are the same bits whichever images
-share its batch (with two threads, or another block shape, they were not).
+share its batch (with two threads, or another block shape, they were not). The
+coordinates are float32, the precision of the features they come from and what the
+matrix's readers load: the CSV holds 9 significant digits per value instead of 17 (84 MiB
+instead of 148 MiB at 50,500 images; docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -67,8 +70,8 @@ class FittedPCA:
         return [*KEY_COLUMNS, *(f"pc_{i + 1}" for i in range(self.k))]
 
     def transform(self, features: DataFrame) -> DataFrame:
-        """path, label, split and pc_1..pc_k (double) of each row of ``features``."""
-        schema = ", ".join([*(f"{c} string" for c in KEY_COLUMNS), *(f"{c} double" for c in self.columns[len(KEY_COLUMNS):])])
+        """path, label, split and pc_1..pc_k (float) of each row of ``features``."""
+        schema = ", ".join([*(f"{c} string" for c in KEY_COLUMNS), *(f"{c} float" for c in self.columns[len(KEY_COLUMNS):])])
         return features.select(*KEY_COLUMNS, "features").mapInArrow(_projector(self.components, self.columns), schema)
 
     def save(self, spark: SparkSession, uri: str) -> None:
@@ -108,7 +111,7 @@ def _projector(components: np.ndarray, columns: list[str]):
     """The ``mapInArrow`` function of ``FittedPCA.transform``."""
     def project(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         for batch in batches:
-            coordinates = project_rows(batch.column("features"), components)
+            coordinates = project_rows(batch.column("features"), components).astype(np.float32)
             yield pa.RecordBatch.from_arrays(
                 [*(batch.column(c) for c in KEY_COLUMNS), *(pa.array(coordinates[:, j]) for j in range(coordinates.shape[1]))],
                 names=columns,

@@ -3,6 +3,7 @@ pyspark.ml PCAModel; a covariance summed in parallel that gives the same CSV byt
 run; the CSV contract; the coordinates those of PCAModel.transform."""
 
 import io
+import re
 
 import numpy as np
 import pandas as pd
@@ -47,8 +48,11 @@ def test_k_by_variance_target(spark, featurized_lake):
     assert np.all(np.diff(fit.explained_variance) <= 1e-12), "explained variance must not increase"
     assert fit.train_rows == 160 and fit.scree_png
 
-    matrix, _, result = _csv(spark, featurized_lake, "target", "target.csv")
+    matrix, data, result = _csv(spark, featurized_lake, "target", "target.csv")
     assert list(matrix.columns) == ["path", "label", "split"] + [f"pc_{i}" for i in range(1, fit.k + 1)]
+    values = pd.read_csv(io.BytesIO(data), dtype=str).filter(like="pc_").to_numpy().ravel()
+    digits = max(len(re.sub(r"[eE].*|[-.]", "", v).strip("0")) for v in values)
+    assert digits <= 9, "float32 coordinates (at most 9 significant digits), the precision of the features"
     assert len(matrix) == result.rows == 200 and result.columns == list(matrix.columns)
     assert set(matrix["split"]) == {"Training", "Test"} and set(matrix["label"]) == set(CLASSES)
 
@@ -98,8 +102,10 @@ def test_coordinates_are_those_of_pcamodel_transform(spark, featurized_lake):
     spark_ml = model.transform(features.withColumn("_v", array_to_vector("features")))
     theirs = np.stack(spark_ml.orderBy("path").select(vector_to_array("_pca").alias("c")).toPandas()["c"])
     coordinates = ours[[f"pc_{i}" for i in range(1, 6)]].to_numpy()
+    assert coordinates.dtype == np.float32
     scale = np.linalg.norm(theirs, axis=1, keepdims=True)
-    assert np.all(np.abs(coordinates - theirs) <= 1e-13 * scale)
+    # theirs rounded to float32: within half a float32 step, give or take the products' rounding
+    assert np.all(np.abs(coordinates - theirs) <= np.abs(theirs) * 2.0**-24 + 1e-13 * scale)
 
 
 def test_fewer_than_two_training_images_fit_on_every_image(spark, real_sample, lake, tmp_path):

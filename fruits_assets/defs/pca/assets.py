@@ -51,7 +51,7 @@ from . import checks
 PCA_MODEL_KEY = AssetKey("pca_model")
 PCA_MATRIX = AssetKey("pca_matrix")
 FIT_FORMAT = 1  # part of the model's version: bump when the same features and settings would fit another model
-PROJECTION_FORMAT = 1  # part of the matrix's version: likewise for the coordinates
+PROJECTION_FORMAT = 2  # part of the matrix's version: likewise for the coordinates
 CSV_NAME = "pca_matrix.csv"
 REFIT = AutomationCondition.eager()  # refit once features changed and every class has them (automation sensor)
 SPARK_ASSET = {"pool": SPARK_POOL, "retry_policy": SPARK_RETRY, "automation_condition": REFIT, **LAKE_ASSET}
@@ -175,7 +175,7 @@ def pca_matrix(context: AssetExecutionContext, spark: SparkRuntime, lake: LakeRe
             project = spark.run_job(PcaProjectParams(
                 image_features=lake.spark_uri(lake.table_key(IMAGE_FEATURES)), version=version, classes=classes,
                 model_dir=lake.spark_uri(lake.key_of(fitted["dagster/uri"])), csv=lake.spark_uri(key)), context)
-            schema = TableSchema(columns=[TableColumn(c, "string" if c in ("path", "label", "split") else "double")
+            schema = TableSchema(columns=[TableColumn(c, "string" if c in ("path", "label", "split") else "float")
                                           for c in project.columns])
             metadata = {
                 "dagster/uri": lake.uri(key), "dagster/row_count": MetadataValue.int(project.rows),
