@@ -1,9 +1,9 @@
 """Featurize raw images with MobileNetV2 in a scalar-iterator pandas UDF.
 
 The network comes from the lake (converted once, ``mobilenet.bundle``) and is shipped
-with ONE ``SparkContext.broadcast``; each Python worker builds its runner once (cached in
-this module, which workers import by reference) and reuses it for every batch of every
-task. A dict accumulator reports how many times each worker built it.
+with ONE ``SparkContext.broadcast``; each Python worker builds its runner once and reuses
+it for every batch of every task (``feature_udf``). A dict accumulator reports how many
+times each worker built it.
 
 An image whose content id already has features from the same model in the table keeps
 them (a join on ``image_id``, only for the classes that may have some); only the others
@@ -16,78 +16,18 @@ keeps the groups committed before it.
 from __future__ import annotations
 
 import math
-import os
-import socket
 import time
-import uuid
-from typing import Iterator
 
-import numpy as np
-import pandas as pd
-from pyspark.accumulators import AccumulatorParam
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from .. import class_runs, measurements, mobilenet, tables
 from ..contracts import FeaturizedClass, FeaturizeParams, FeaturizeResult
+from ..feature_udf import CountsByWorker, make_udf
 from ..hadoop_fs import HadoopFS
-from ..images import decode
 from ..tables import PARTITION
 
 ROWS_PER_TASK = 4000
-_RUNNER: dict = {}
-
-
-class CountsByWorker(AccumulatorParam):
-    """Accumulates {worker id: count}."""
-
-    def zero(self, value):
-        return {}
-
-    def addInPlace(self, a, b):
-        for key, count in b.items():
-            a[key] = a.get(key, 0) + count
-        return a
-
-
-def worker_runner(key: str, spec: mobilenet.ModelSpec, broadcast, threads: int, builds):
-    """The runner of this Python worker, built on first use from the broadcast bytes."""
-    if _RUNNER.get("key") != key:
-        _RUNNER.clear()
-        _RUNNER["runner"] = mobilenet.runner(spec, broadcast.value, threads)
-        _RUNNER["key"] = key
-        builds.add({f"{socket.gethostname()}:{os.getpid()}": 1})
-    return _RUNNER["runner"]
-
-
-def _embed(runner, contents: pd.Series, size: int, batch_size: int) -> np.ndarray:
-    features = np.empty((len(contents), mobilenet.FEATURES), dtype=np.float32)
-    for start in range(0, len(contents), batch_size):
-        chunk = contents.iloc[start : start + batch_size]
-        features[start : start + len(chunk)] = runner(np.stack([decode(c, size) for c in chunk]))
-    return features
-
-
-def make_udf(spec: mobilenet.ModelSpec, broadcast, threads: int, builds, tallies):
-    """features(label, content, known features): the known features where there are
-    some, else the network's. ``tallies`` sums each class's ``measurements.VectorTally``."""
-    key = uuid.uuid4().hex
-
-    @F.pandas_udf("array<float>")
-    def features(batches: Iterator[tuple[pd.Series, pd.Series, pd.Series]]) -> Iterator[pd.Series]:
-        runner = None
-        for labels, contents, known in batches:
-            todo = known.isna().to_numpy()
-            values = list(known)
-            if todo.any():
-                runner = runner or worker_runner(key, spec, broadcast, threads, builds)
-                computed = _embed(runner, contents[todo], spec.image_size, spec.batch_size)
-                for row, vector in zip(np.flatnonzero(todo), computed):
-                    values[row] = vector
-            tallies.add(measurements.tally(labels, values, todo))
-            yield pd.Series([v.tolist() for v in values])  # lists: what Spark makes of each row anyway
-
-    return features
 
 
 def _raw_in_runs(spark: SparkSession, raw_images: str, rows: dict[str, int]) -> tuple[DataFrame, int]:
