@@ -3,14 +3,12 @@
 ``pc_1..pc_k`` columns.
 
 Coordinates are the features times the components, computed with numpy in the Python
-workers (``mapInArrow``) rather than by ``PCAModel.transform``: Spark's per-row conversion
-to ML vectors and its Java matrix product took twice as long, for the same values to
-within rounding (docs/benchmarks.md). Each product is one BLAS thread over a block of
-PROJECTION_BLOCK rows, so an image's coordinates are the same bits whichever images
-share its batch (with two threads, or another block shape, they were not). The
-coordinates are float32, the precision of the features they come from and what the
-matrix's readers load: the CSV holds 9 significant digits per value instead of 17 (84 MiB
-instead of 148 MiB at 50,500 images; docs/benchmarks.md).
+workers (``mapInArrow``, ``projection``) rather than by ``PCAModel.transform``: Spark's
+per-row conversion to ML vectors and its Java matrix product took twice as long, for the
+same values to within rounding (docs/benchmarks.md). The coordinates are float32, the
+precision of the features they come from and what the matrix's readers load: the CSV
+holds 9 significant digits per value instead of 17 (84 MiB instead of 148 MiB at 50,500
+images; docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -18,7 +16,6 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
-from typing import Iterator
 
 import numpy as np
 import pyarrow as pa
@@ -26,13 +23,11 @@ from pyspark.ml.feature import PCAModel
 from pyspark.ml.linalg import DenseMatrix, DenseVector, MatrixUDT, VectorUDT
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.types import StructField, StructType
-from threadpoolctl import threadpool_limits
 
 from .mobilenet import FEATURES
+from .projection import KEY_COLUMNS, LINE, csv_projector, projector
 from .uris import join
 
-PROJECTION_BLOCK = 128  # rows per matrix product; the last block of a batch is padded with zeros
-KEY_COLUMNS = ("path", "label", "split")
 MODEL_UID = "PCA_fruits_assets"
 _DATA_SCHEMA = StructType([StructField("pc", MatrixUDT()), StructField("explainedVariance", VectorUDT())])
 
@@ -72,7 +67,13 @@ class FittedPCA:
     def transform(self, features: DataFrame) -> DataFrame:
         """path, label, split and pc_1..pc_k (float) of each row of ``features``."""
         schema = ", ".join([*(f"{c} string" for c in KEY_COLUMNS), *(f"{c} float" for c in self.columns[len(KEY_COLUMNS):])])
-        return features.select(*KEY_COLUMNS, "features").mapInArrow(_projector(self.components, self.columns), schema)
+        return features.select(*KEY_COLUMNS, "features").mapInArrow(projector(self.components, self.columns), schema)
+
+    def csv_rows(self, features: DataFrame) -> DataFrame:
+        """path, label, split, pc_1 and pc_2 (pc_1 again when k = 1) of each row of
+        ``features``, and its line of the CSV (``projection.csv_lines``) in column LINE."""
+        schema = ", ".join([*(f"{c} string" for c in KEY_COLUMNS), "pc_1 float", "pc_2 float", f"{LINE} string"])
+        return features.select(*KEY_COLUMNS, "features").mapInArrow(csv_projector(self.components), schema)
 
     def save(self, spark: SparkSession, uri: str) -> None:
         """Write the model in Spark ML's own layout (``metadata/`` and ``data/``), replacing
@@ -106,35 +107,3 @@ class FittedPCA:
         components = np.asarray(pc["values"]).reshape((pc["numRows"], pc["numCols"]), order=order)
         return cls(components, np.asarray(explained["values"]))
 
-
-def _projector(components: np.ndarray, columns: list[str]):
-    """The ``mapInArrow`` function of ``FittedPCA.transform``."""
-    def project(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        for batch in batches:
-            coordinates = project_rows(batch.column("features"), components).astype(np.float32)
-            yield pa.RecordBatch.from_arrays(
-                [*(batch.column(c) for c in KEY_COLUMNS), *(pa.array(coordinates[:, j]) for j in range(coordinates.shape[1]))],
-                names=columns,
-            )
-
-    return project
-
-
-def project_rows(features: pa.ListArray, components: np.ndarray) -> np.ndarray:
-    """(rows, k) float64 coordinates of the rows of ``features`` (lists of the features'
-    length) in ``components`` (features x k): products of PROJECTION_BLOCK rows on one
-    BLAS thread, so each row's coordinates are the same bits whatever rows come with it."""
-    rows, width = len(features), components.shape[0]
-    values = features.flatten().to_numpy(zero_copy_only=False)
-    if features.null_count or values.size != rows * width:
-        raise ValueError(f"Every image needs {width} feature values to be projected; some rows are missing or of another length.")
-    values = values.reshape(rows, width)
-    coordinates = np.empty((rows, components.shape[1]))
-    block = np.zeros((PROJECTION_BLOCK, width))
-    with threadpool_limits(limits=1, user_api="blas"):
-        for start in range(0, rows, PROJECTION_BLOCK):
-            part = values[start : start + PROJECTION_BLOCK]
-            block[: len(part)] = part
-            block[len(part) :] = 0.0
-            coordinates[start : start + len(part)] = (block @ components)[: len(part)]
-    return coordinates

@@ -1,9 +1,13 @@
 """PCA: k by target and fixed, at a pinned version of the features; the model saved as a
 pyspark.ml PCAModel; a covariance summed in parallel that gives the same CSV bytes every
-run; the CSV contract; the coordinates those of PCAModel.transform."""
+run; the CSV contract, its lines and what a worker imports to write them; the
+coordinates those of PCAModel.transform."""
 
+import csv
 import io
 import re
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
@@ -12,10 +16,12 @@ import pyarrow.parquet as pq
 import pytest
 from pyspark.ml.feature import PCAModel
 from pyspark.ml.functions import array_to_vector, vector_to_array
+from pyspark.serializers import CloudPickleSerializer
 
 from fruits_assets.spark_jobs import jobs, tables
 from fruits_assets.spark_jobs.contracts import PcaFitParams, PcaProjectParams
-from fruits_assets.spark_jobs.pca_model import FittedPCA, check_settings, project_rows
+from fruits_assets.spark_jobs.pca_model import FittedPCA, check_settings
+from fruits_assets.spark_jobs.projection import csv_lines, csv_projector, project_rows
 from fruits_assets_tests.conftest import run_images, seed_lake, table
 
 CLASSES = ["Apple Red 1", "Cherry 2", "Tomato Maroon 1", "Tomato Yellow 1"]
@@ -80,17 +86,53 @@ def test_fixed_k_and_deterministic_csv(spark, featurized_lake):
     assert first_bytes == second_bytes
 
 
-def test_the_csv_is_sparks_own_single_file_csv_of_the_sorted_projection(spark, featurized_lake, tmp_path):
-    """Written as a part per core and joined: the same bytes as one sorted file."""
+def test_the_csv_holds_the_sorted_projection_value_for_value(spark, featurized_lake):
+    """Written as a part per core and joined: every row of the projection, in the order of
+    split, label and path, each coordinate the very float32 of ``FittedPCA.transform``."""
     assert spark.sparkContext.defaultParallelism >= 2, "the CSV is written in several parts"
     _fit(spark, featurized_lake, "single", k=5, variance_target=None)
     _, joined, _ = _csv(spark, featurized_lake, "single", "joined.csv")
     fitted = FittedPCA.load(f"file://{featurized_lake}/models/single")
     projected = fitted.transform(tables.read(spark, table(featurized_lake, "image_features"), CLASSES))
-    projected.orderBy("split", "label", "path").coalesce(1).write.option("header", True).csv(f"file://{tmp_path}/single")
-    (part,) = [p for p in (tmp_path / "single").iterdir() if p.name.startswith("part-")]
-    assert joined == part.read_bytes()
+    expected = projected.orderBy("split", "label", "path").toPandas()
+    found = pd.read_csv(io.BytesIO(joined), dtype={"path": str, "label": str, "split": str, **{f"pc_{i}": "float32" for i in range(1, 6)}})
+    assert list(found.columns) == list(expected.columns)
+    assert found[["path", "label", "split"]].values.tolist() == expected[["path", "label", "split"]].values.tolist()
+    np.testing.assert_array_equal(found.filter(like="pc_").to_numpy(), expected.filter(like="pc_").to_numpy())
     assert not list(featurized_lake.glob("joined.csv.parts")), "the parts are removed"
+
+
+@pytest.mark.fast
+def test_csv_lines_read_back_as_the_same_keys_and_float32_values():
+    keys = [pa.array(['file:/a/Apple, "Red" 1/x.jpg', "Kiwi\nline", "Pêche d'été"]), pa.array(["A, B", 'q"', ""]),
+            pa.array(["Training", "Test", "Training"])]
+    rng = np.random.default_rng(0)
+    coordinates = np.concatenate([
+        np.array([[1.5e-5, -0.0, 3.4e38, 1e-38], [123456789.0, -1.0, 0.1, 1 / 3], [7.0, 2.5e-45, -1e10, 65504.0]]),
+        rng.standard_normal((3, 40)) * 10.0 ** rng.integers(-8, 8, (3, 40)),
+    ], axis=1).astype(np.float32)
+    text = "path,label,split," + ",".join(f"pc_{i + 1}" for i in range(coordinates.shape[1])) + "\n"
+    text += "".join(f"{line}\n" for line in csv_lines(keys, coordinates).to_pylist())
+    read = pd.read_csv(io.StringIO(text), dtype={"path": str, "label": str, "split": str, **{f"pc_{i + 1}": "float32" for i in range(coordinates.shape[1])}},
+                       keep_default_na=False)
+    assert read[["path", "label", "split"]].values.T.tolist() == [key.to_pylist() for key in keys]
+    np.testing.assert_array_equal(read.filter(like="pc_").to_numpy(), coordinates)
+    rows = list(csv.reader(io.StringIO(text)))[1:]
+    assert [row[:3] for row in rows] == [list(row) for row in zip(*(key.to_pylist() for key in keys))]
+    assert all(len(re.sub(r"[eE].*|[-.]", "", v).strip("0")) <= 9 for row in rows for v in row[3:])
+
+
+@pytest.mark.fast
+def test_a_worker_unpickling_the_csv_projector_imports_no_pyspark_ml():
+    """What a Python worker imports to project and write the CSV's lines: numpy and pyarrow,
+    not pyspark.ml (about 0.3 s per worker)."""
+    function = csv_projector(np.eye(3))
+    code = ("import pickle, sys; pickle.loads(sys.stdin.buffer.read()); "
+            "print(' '.join(m for m in sys.modules if m.startswith(('fruits_assets', 'pyspark.ml'))))")
+    loaded = subprocess.run([sys.executable, "-c", code], input=CloudPickleSerializer().dumps(function), capture_output=True,
+                            check=True).stdout.decode().split()
+    assert "fruits_assets.spark_jobs.projection" in loaded
+    assert not [m for m in loaded if m.startswith("pyspark.ml")], loaded
 
 
 def test_coordinates_are_those_of_pcamodel_transform(spark, featurized_lake):

@@ -51,7 +51,7 @@ from . import checks
 PCA_MODEL_KEY = AssetKey("pca_model")
 PCA_MATRIX = AssetKey("pca_matrix")
 FIT_FORMAT = 1  # part of the model's version: bump when the same features and settings would fit another model
-PROJECTION_FORMAT = 2  # part of the matrix's version: likewise for the coordinates
+PROJECTION_FORMAT = 3  # part of the matrix's version: bump when the same model would write another CSV
 CSV_NAME = "pca_matrix.csv"
 REFIT = AutomationCondition.eager()  # refit once features changed and every class has them (automation sensor)
 SPARK_ASSET = {"pool": SPARK_POOL, "retry_policy": SPARK_RETRY, "automation_condition": REFIT, **LAKE_ASSET}

@@ -7,12 +7,12 @@ import base64
 import time
 
 from pyspark.sql import SparkSession
-from pyspark.sql import functions as F
 
 from .. import plots, tables
 from ..contracts import PcaProjectParams, PcaProjectResult
-from ..csv_export import write_sorted_csv
+from ..csv_export import write_sorted_lines
 from ..pca_model import FittedPCA
+from ..projection import LINE
 
 SORT_KEY = ["split", "label", "path"]
 SCATTER_POINTS = 5000
@@ -22,12 +22,12 @@ def pca_project(spark: SparkSession, params: PcaProjectParams) -> PcaProjectResu
     started = time.perf_counter()
     fitted = FittedPCA.load(params.model_dir)
     features = tables.read(spark, params.image_features, params.classes, params.version)
-    # Projected once and cached: the sort's sampling pass then reads the cache instead of
-    # projecting every row a second time.
-    projected = fitted.transform(features).persist()
+    # Projected once and cached, with each image's CSV line: the sort's sampling pass then
+    # reads the cache instead of projecting every row a second time.
+    projected = fitted.csv_rows(features).persist()
     rows = projected.count()
-    write_sorted_csv(projected, SORT_KEY, params.csv)
-    points = projected.select("label", "pc_1", F.col(f"pc_{min(2, fitted.k)}").alias("pc_2"))
+    write_sorted_lines(projected, SORT_KEY, LINE, ",".join(fitted.columns), params.csv)
+    points = projected.select("label", "pc_1", "pc_2")
     scatter = plots.scatter(points.sample(min(1.0, SCATTER_POINTS / max(rows, 1)), seed=0).toPandas())
     projected.unpersist()
     return PcaProjectResult(
