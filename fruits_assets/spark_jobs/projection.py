@@ -6,7 +6,7 @@ pyarrow only, not ``pyspark.ml`` (0.24-0.33 s per worker). Coordinates are produ
 PROJECTION_BLOCK rows on one BLAS thread, so an image's coordinates are the same bits
 whichever images share its batch (with two threads, or another block shape, they were
 not). CSV lines are formatted here by Arrow, vectorized, while the coordinates are at
-hand: Spark's CSV writer formatted the floats one by one in the JVM, and took 2.1-2.6 s
+hand: Spark's CSV writer formatted the floats one by one in the JVM, and took 2.1-3.0 s
 for 50,500 images against 0.7-0.8 s for writing the lines (docs/benchmarks.md).
 """
 
