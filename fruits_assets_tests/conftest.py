@@ -91,6 +91,18 @@ def raw_rows(lake: Path, classes: list[str]) -> dict[str, int]:
     return {c: labels.count(c) for c in classes}
 
 
+def modules_a_worker_imports(function, prefixes: tuple[str, ...]) -> list[str]:
+    """The modules starting with ``prefixes`` that a fresh interpreter has imported once it
+    has unpickled ``function`` as Spark ships it to a Python worker."""
+    from pyspark.serializers import CloudPickleSerializer
+
+    code = ("import pickle, sys; pickle.loads(sys.stdin.buffer.read()); "
+            f"print(' '.join(m for m in sys.modules if m.startswith({prefixes!r})))")
+    done = subprocess.run([sys.executable, "-c", code], input=CloudPickleSerializer().dumps(function), capture_output=True,
+                          check=True)
+    return done.stdout.decode().split()
+
+
 def run_images(spark, source: Path, lake: Path, classes: list[str], **featurize) -> tuple:
     """Ingest and featurize ``classes`` with the Spark jobs; return both results."""
     from fruits_assets.spark_jobs import jobs

@@ -1,17 +1,13 @@
 """Featurization: contract, determinism, broadcast, one model per worker, backends."""
 
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 from pyspark import SparkContext
-from pyspark.serializers import CloudPickleSerializer
 
 from fruits_assets.spark_jobs import feature_udf, jobs, mobilenet, tables
 from fruits_assets.spark_jobs.contracts import FeaturizeParams
 from fruits_assets.spark_jobs.images import decode
-from fruits_assets_tests.conftest import RANDOM_MODEL, network, raw_rows, run_images, table
+from fruits_assets_tests.conftest import RANDOM_MODEL, modules_a_worker_imports, network, raw_rows, run_images, table
 
 CLASSES = ["Apple Golden 1", "Cherry Rainier 1", "Tomato Heart 1"]
 
@@ -192,9 +188,6 @@ def test_a_worker_unpickling_the_udf_imports_no_job_module_and_no_plotting(spark
     network and image modules, not the package of jobs (matplotlib, pyspark.ml: about
     0.6 s per worker)."""
     udf = feature_udf.make_udf(mobilenet.ModelSpec(weights="random"), None, 1, None, None)
-    code = ("import pickle, sys; pickle.loads(sys.stdin.buffer.read()); "
-            "print(' '.join(m for m in sys.modules if m.startswith(('fruits_assets', 'matplotlib', 'pyspark.ml'))))")
-    loaded = subprocess.run([sys.executable, "-c", code], input=CloudPickleSerializer().dumps(udf.func), capture_output=True,
-                            check=True).stdout.decode().split()
+    loaded = modules_a_worker_imports(udf.func, ("fruits_assets", "matplotlib", "pyspark.ml"))
     assert "fruits_assets.spark_jobs.feature_udf" in loaded
     assert not [m for m in loaded if m.startswith(("fruits_assets.spark_jobs.jobs", "matplotlib", "pyspark.ml"))], loaded

@@ -6,8 +6,6 @@ coordinates those of PCAModel.transform."""
 import csv
 import io
 import re
-import subprocess
-import sys
 
 import numpy as np
 import pandas as pd
@@ -16,13 +14,12 @@ import pyarrow.parquet as pq
 import pytest
 from pyspark.ml.feature import PCAModel
 from pyspark.ml.functions import array_to_vector, vector_to_array
-from pyspark.serializers import CloudPickleSerializer
 
 from fruits_assets.spark_jobs import jobs, tables
 from fruits_assets.spark_jobs.contracts import PcaFitParams, PcaProjectParams
 from fruits_assets.spark_jobs.pca_model import FittedPCA, check_settings
 from fruits_assets.spark_jobs.projection import csv_lines, csv_projector, project_rows
-from fruits_assets_tests.conftest import run_images, seed_lake, table
+from fruits_assets_tests.conftest import modules_a_worker_imports, run_images, seed_lake, table
 
 CLASSES = ["Apple Red 1", "Cherry 2", "Tomato Maroon 1", "Tomato Yellow 1"]
 
@@ -37,6 +34,11 @@ def featurized_lake(spark, real_sample, tmp_path_factory, model_cache):
 def _fit(spark, lake, name: str, **settings):
     return jobs.run(spark, PcaFitParams(image_features=table(lake, "image_features"), version=0, classes=CLASSES,
                                         model_dir=f"file://{lake}/models/{name}", **settings))
+
+
+def _significant_digits(number: str) -> int:
+    """The significant digits of a number as the CSV writes it (sign, point and exponent aside)."""
+    return len(re.sub(r"[eE].*|[-.]", "", number).strip("0"))
 
 
 def _csv(spark, lake, name: str, csv: str) -> tuple[pd.DataFrame, bytes, object]:
@@ -57,8 +59,7 @@ def test_k_by_variance_target(spark, featurized_lake):
     matrix, data, result = _csv(spark, featurized_lake, "target", "target.csv")
     assert list(matrix.columns) == ["path", "label", "split"] + [f"pc_{i}" for i in range(1, fit.k + 1)]
     values = pd.read_csv(io.BytesIO(data), dtype=str).filter(like="pc_").to_numpy().ravel()
-    digits = max(len(re.sub(r"[eE].*|[-.]", "", v).strip("0")) for v in values)
-    assert digits <= 9, "float32 coordinates (at most 9 significant digits), the precision of the features"
+    assert max(map(_significant_digits, values)) <= 9, "float32 coordinates (at most 9 significant digits), the precision of the features"
     assert len(matrix) == result.rows == 200 and result.columns == list(matrix.columns)
     assert set(matrix["split"]) == {"Training", "Test"} and set(matrix["label"]) == set(CLASSES)
 
@@ -119,18 +120,14 @@ def test_csv_lines_read_back_as_the_same_keys_and_float32_values():
     np.testing.assert_array_equal(read.filter(like="pc_").to_numpy(), coordinates)
     rows = list(csv.reader(io.StringIO(text)))[1:]
     assert [row[:3] for row in rows] == [list(row) for row in zip(*(key.to_pylist() for key in keys))]
-    assert all(len(re.sub(r"[eE].*|[-.]", "", v).strip("0")) <= 9 for row in rows for v in row[3:])
+    assert all(_significant_digits(v) <= 9 for row in rows for v in row[3:])
 
 
 @pytest.mark.fast
 def test_a_worker_unpickling_the_csv_projector_imports_no_pyspark_ml():
     """What a Python worker imports to project and write the CSV's lines: numpy and pyarrow,
     not pyspark.ml (about 0.3 s per worker)."""
-    function = csv_projector(np.eye(3))
-    code = ("import pickle, sys; pickle.loads(sys.stdin.buffer.read()); "
-            "print(' '.join(m for m in sys.modules if m.startswith(('fruits_assets', 'pyspark.ml'))))")
-    loaded = subprocess.run([sys.executable, "-c", code], input=CloudPickleSerializer().dumps(function), capture_output=True,
-                            check=True).stdout.decode().split()
+    loaded = modules_a_worker_imports(csv_projector(np.eye(3)), ("fruits_assets", "pyspark.ml"))
     assert "fruits_assets.spark_jobs.projection" in loaded
     assert not [m for m in loaded if m.startswith("pyspark.ml")], loaded
 
