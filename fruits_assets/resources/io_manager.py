@@ -61,9 +61,9 @@ class LakeIOManager(ConfigurableIOManager):
         if storage == CSV_MATRIX:
             return read_matrix(store, data_key)
         if storage == PCA_MODEL:
-            from ..spark_jobs.pca_model import FittedPCA  # pyspark.ml: only for this asset
+            from ..spark_jobs.pca_model import FittedPCA, data_part  # pyspark.ml: only for this asset
 
-            (part,) = [k for k in store.list_files(f"{data_key}/data") if k.endswith(".parquet")]
+            part = data_part(store.list_files(f"{data_key}/data"))
             return FittedPCA.from_data(pq.read_table(io.BytesIO(store.read_bytes(part))))
         if storage == PICKLE:
             return joblib.load(io.BytesIO(store.read_bytes(data_key)))

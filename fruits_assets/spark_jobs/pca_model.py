@@ -19,13 +19,14 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
-from pyspark.ml.feature import PCAModel
+import pyarrow.parquet as pq
 from pyspark.ml.linalg import DenseMatrix, DenseVector, MatrixUDT, VectorUDT
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.types import StructField, StructType
 
+from .hadoop_fs import HadoopFS
 from .mobilenet import FEATURES
-from .projection import KEY_COLUMNS, LINE, csv_projector, projector
+from .projection import CSV_ROWS_SCHEMA, KEY_COLUMNS, csv_projector, parquet_csv_projector, projector
 from .uris import join
 
 MODEL_UID = "PCA_fruits_assets"
@@ -47,6 +48,12 @@ def fixed_signs(components: np.ndarray) -> np.ndarray:
     refit of the same data gives the same coordinates."""
     biggest = components[np.abs(components).argmax(axis=0), np.arange(components.shape[1])]
     return components * np.where(biggest >= 0, 1.0, -1.0)
+
+
+def data_part(files: list[str]) -> str:
+    """The Parquet file among the files of a saved model's ``data/`` folder."""
+    (part,) = [f for f in files if f.endswith(".parquet")]
+    return part
 
 
 @dataclass(frozen=True)
@@ -72,8 +79,15 @@ class FittedPCA:
     def csv_rows(self, features: DataFrame) -> DataFrame:
         """path, label, split, pc_1 and pc_2 (pc_1 again when k = 1) of each row of
         ``features``, and its line of the CSV (``projection.csv_lines``) in column LINE."""
-        schema = ", ".join([*(f"{c} string" for c in KEY_COLUMNS), "pc_1 float", "pc_2 float", f"{LINE} string"])
-        return features.select(*KEY_COLUMNS, "features").mapInArrow(csv_projector(self.components), schema)
+        return features.select(*KEY_COLUMNS, "features").mapInArrow(csv_projector(self.components), CSV_ROWS_SCHEMA)
+
+    def csv_rows_of_files(self, spark: SparkSession, files: dict[str, str]) -> DataFrame:
+        """What ``csv_rows`` gives, for the rows of the features table's Parquet ``files``
+        ({file: its class}, ``tables.data_files``), read whole by Spark and decoded by the workers."""
+        if not files:
+            return spark.createDataFrame([], CSV_ROWS_SCHEMA)
+        contents = spark.read.format("binaryFile").load(list(files)).select("path", "content")
+        return contents.mapInArrow(parquet_csv_projector(self.components, files), CSV_ROWS_SCHEMA)
 
     def save(self, spark: SparkSession, uri: str) -> None:
         """Write the model in Spark ML's own layout (``metadata/`` and ``data/``), replacing
@@ -93,10 +107,12 @@ class FittedPCA:
         )
 
     @classmethod
-    def load(cls, uri: str) -> "FittedPCA":
-        """The model saved at ``uri`` (through ``PCAModel.load``: needs a Spark session)."""
-        model = PCAModel.load(uri)
-        return cls(model.pc.toArray(), model.explainedVariance.toArray())
+    def load(cls, spark: SparkSession, uri: str) -> "FittedPCA":
+        """The model saved at ``uri``: its ``data/`` Parquet file, read through the session's
+        file system and decoded here (``PCAModel.load`` reads the same values in 2 Spark jobs)."""
+        fs = HadoopFS(spark)
+        part = data_part([f.uri for f in fs.list_files(join(uri, "data"))])
+        return cls.from_data(pq.read_table(pa.BufferReader(fs.read_bytes(part))))
 
     @classmethod
     def from_data(cls, data: pa.Table) -> "FittedPCA":

@@ -8,6 +8,10 @@ whichever images share its batch (with two threads, or another block shape, they
 not). CSV lines are formatted here by Arrow, vectorized, while the coordinates are at
 hand: Spark's CSV writer formatted the floats one by one in the JVM, and took 2.1-3.0 s
 for 50,500 images against 0.7-0.8 s for writing the lines (docs/benchmarks.md).
+
+A worker can also be handed the features table's Parquet files whole, as bytes, and decode
+them with pyarrow (``parquet_csv_projector``): Spark hands a file over as one binary value,
+where it converts every row's 1,280 floats into Arrow one at a time (docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -17,11 +21,14 @@ from typing import Callable, Iterator
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 from threadpoolctl import threadpool_limits
 
 PROJECTION_BLOCK = 128  # rows per matrix product; the last block of a batch is padded with zeros
 KEY_COLUMNS = ("path", "label", "split")
 LINE = "csv_line"  # the column of csv_rows that holds each image's line of the CSV
+CSV_ROWS_SCHEMA = ", ".join([*(f"{c} string" for c in KEY_COLUMNS), "pc_1 float", "pc_2 float", f"{LINE} string"])
+FILE_BATCH = 4096  # rows of a Parquet file decoded at a time
 
 Batches = Callable[[Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]]
 
@@ -70,17 +77,37 @@ def projector(components: np.ndarray, columns: list[str]) -> Batches:
     return project
 
 
+def _csv_batch(keys: list[pa.Array], features: pa.ListArray, components: np.ndarray) -> pa.RecordBatch:
+    """The keys, pc_1 and pc_2 (pc_1 again when k = 1) as float32, and LINE."""
+    coordinates = project_rows(features, components).astype(np.float32)
+    second = coordinates[:, min(1, coordinates.shape[1] - 1)]
+    return pa.RecordBatch.from_arrays(
+        [*keys, pa.array(coordinates[:, 0]), pa.array(second), csv_lines(keys, coordinates)],
+        names=[*KEY_COLUMNS, "pc_1", "pc_2", LINE],
+    )
+
+
 def csv_projector(components: np.ndarray) -> Batches:
-    """A ``mapInArrow`` function: the key columns, pc_1 and pc_2 (pc_1 again when k = 1)
-    as float32, and LINE, the image's line of the CSV."""
+    """A ``mapInArrow`` function from rows with the key columns and ``features`` to rows of
+    CSV_ROWS_SCHEMA."""
     def project(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         for batch in batches:
-            coordinates = project_rows(batch.column("features"), components).astype(np.float32)
-            keys = [batch.column(c) for c in KEY_COLUMNS]
-            second = coordinates[:, min(1, coordinates.shape[1] - 1)]
-            yield pa.RecordBatch.from_arrays(
-                [*keys, pa.array(coordinates[:, 0]), pa.array(second), csv_lines(keys, coordinates)],
-                names=[*KEY_COLUMNS, "pc_1", "pc_2", LINE],
-            )
+            yield _csv_batch([batch.column(c) for c in KEY_COLUMNS], batch.column("features"), components)
+
+    return project
+
+
+def parquet_csv_projector(components: np.ndarray, labels: dict[str, str]) -> Batches:
+    """A ``mapInArrow`` function from rows (path, content) of Spark's ``binaryFile`` reader,
+    each a Parquet data file of the features table, to rows of CSV_ROWS_SCHEMA. ``labels``
+    gives each file's class: a partition value, held by the table's log, not the file."""
+    def project(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        for batch in batches:
+            for path, content in zip(batch.column("path").to_pylist(), batch.column("content")):
+                label = labels[path]
+                data = pq.ParquetFile(pa.BufferReader(content.as_buffer()))
+                for rows in data.iter_batches(FILE_BATCH, columns=["path", "split", "features"]):
+                    keys = [rows.column("path"), pa.array([label] * rows.num_rows, pa.string()), rows.column("split")]
+                    yield _csv_batch(keys, rows.column("features"), components)
 
     return project

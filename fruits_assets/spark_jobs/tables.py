@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+from urllib.parse import unquote
 
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -85,6 +86,18 @@ def read(spark: SparkSession, location: str, classes: list[str], version: int | 
     if version is not None:
         reader = reader.option("versionAsOf", version)
     return reader.load(location).where(of_classes(classes))
+
+
+def data_files(spark: SparkSession, location: str, classes: list[str], version: int | None = None) -> dict[str, str] | None:
+    """{Parquet data file: its class} of ``classes`` in the table at ``location`` (at
+    ``version``), as Delta's own scan lists them, when those files' rows are exactly the
+    table's rows: the table needs no more than reader version 1 (no deletion vectors, no
+    column mapping). None when it needs more: then only Delta's reader reads it right."""
+    if spark.sql(f"DESCRIBE DETAIL {sql_name(location)}").first()["minReaderVersion"] > 1:
+        return None
+    found = read(spark, location, classes, version).select(PARTITION, F.col("_metadata.file_path").alias("file")).distinct()
+    # file_path is a URL-encoded URI; Hadoop paths (and binaryFile's path column) are not
+    return {unquote(row["file"]): row[PARTITION] for row in found.collect()}
 
 
 def replace_classes(df: DataFrame, location: str, classes: list[str], commit_info: dict) -> None:

@@ -15,10 +15,10 @@ import pytest
 from pyspark.ml.feature import PCAModel
 from pyspark.ml.functions import array_to_vector, vector_to_array
 
-from fruits_assets.spark_jobs import jobs, tables
+from fruits_assets.spark_jobs import jobs, projection, tables
 from fruits_assets.spark_jobs.contracts import PcaFitParams, PcaProjectParams
 from fruits_assets.spark_jobs.pca_model import FittedPCA, check_settings
-from fruits_assets.spark_jobs.projection import csv_lines, csv_projector, project_rows
+from fruits_assets.spark_jobs.projection import csv_lines, csv_projector, parquet_csv_projector, project_rows
 from fruits_assets_tests.conftest import modules_a_worker_imports, run_images, seed_lake, table
 
 CLASSES = ["Apple Red 1", "Cherry 2", "Tomato Maroon 1", "Tomato Yellow 1"]
@@ -93,7 +93,7 @@ def test_the_csv_holds_the_sorted_projection_value_for_value(spark, featurized_l
     assert spark.sparkContext.defaultParallelism >= 2, "the CSV is written in several parts"
     _fit(spark, featurized_lake, "single", k=5, variance_target=None)
     _, joined, _ = _csv(spark, featurized_lake, "single", "joined.csv")
-    fitted = FittedPCA.load(f"file://{featurized_lake}/models/single")
+    fitted = FittedPCA.load(spark, f"file://{featurized_lake}/models/single")
     projected = fitted.transform(tables.read(spark, table(featurized_lake, "image_features"), CLASSES))
     expected = projected.orderBy("split", "label", "path").toPandas()
     found = pd.read_csv(io.BytesIO(joined), dtype={"path": str, "label": str, "split": str, **{f"pc_{i}": "float32" for i in range(1, 6)}})
@@ -123,18 +123,61 @@ def test_csv_lines_read_back_as_the_same_keys_and_float32_values():
     assert all(_significant_digits(v) <= 9 for row in rows for v in row[3:])
 
 
+def test_a_table_with_deletion_vectors_is_projected_by_deltas_reader(spark, featurized_lake, tmp_path):
+    """Its Parquet files still hold the rows it deleted: the CSV leaves them out."""
+    _fit(spark, featurized_lake, "dv", k=5, variance_target=None)
+    _, every, _ = _csv(spark, featurized_lake, "dv", "every.csv")
+    copy = f"file://{tmp_path / 'features'}"
+    tables.replace_classes(tables.read(spark, table(featurized_lake, "image_features"), CLASSES, 0), copy, CLASSES, {})
+    first = tables.read(spark, copy, CLASSES).orderBy("path").first()
+    # Delta 3.3 cannot DELETE with deletion vectors from a table with a column named path
+    # (delta-io/delta#2943): the column is renamed for the DELETE, by column mapping
+    for sql in ("SET TBLPROPERTIES ('delta.columnMapping.mode' = 'name', 'delta.minReaderVersion' = '2', "
+                "'delta.minWriterVersion' = '5', 'delta.enableDeletionVectors' = true)",
+                "RENAME COLUMN path TO source_path"):
+        spark.sql(f"ALTER TABLE {tables.sql_name(copy)} {sql}")
+    spark.sql(f"DELETE FROM {tables.sql_name(copy)} WHERE image_id = '{first['image_id']}'")  # a hex digest
+    spark.sql(f"ALTER TABLE {tables.sql_name(copy)} RENAME COLUMN source_path TO path")
+    assert tables.data_files(spark, copy, CLASSES) is None
+    result = jobs.run(spark, PcaProjectParams(image_features=copy, version=tables.version(spark, copy), classes=CLASSES,
+                                              model_dir=f"file://{featurized_lake}/models/dv", csv=f"file://{tmp_path}/dv.csv"))
+    assert result.rows == 199
+    assert (tmp_path / "dv.csv").read_bytes().splitlines() == [
+        line for line in every.splitlines() if not line.startswith(f'"{first["path"]}",'.encode())]
+
+
 @pytest.mark.fast
-def test_a_worker_unpickling_the_csv_projector_imports_no_pyspark_ml():
+def test_a_worker_decodes_a_parquet_file_into_the_lines_of_its_rows(monkeypatch):
+    monkeypatch.setattr(projection, "FILE_BATCH", 3)  # 7 rows: 3 batches
+    rng = np.random.default_rng(0)
+    features = pa.array(list(rng.standard_normal((7, 6)).astype(np.float32)), type=pa.list_(pa.float32()))
+    paths, splits = pa.array([f"/s/Training/Kiwi/{i}.jpg" for i in range(7)]), pa.array(["Training", "Test"] * 3 + ["Test"])
+    written = pa.BufferOutputStream()
+    pq.write_table(pa.table({"image_id": [str(i) for i in range(7)], "path": paths, "split": splits, "features": features}), written)
+    file = "file:/lake/image_features/label=Kiwi %231/part-0.parquet"
+    content = pa.RecordBatch.from_pydict({"path": [file], "content": [written.getvalue().to_pybytes()]})
+    components = np.linalg.qr(rng.standard_normal((6, 3)))[0]
+
+    decoded = list(parquet_csv_projector(components, {file: "Kiwi #1"})(iter([content])))
+    rows = pa.RecordBatch.from_pydict({"path": paths, "label": ["Kiwi #1"] * 7, "split": splits, "features": features})
+    expected = pa.Table.from_batches(list(csv_projector(components)(iter([rows]))))
+    assert [b.num_rows for b in decoded] == [3, 3, 1]
+    assert pa.Table.from_batches(decoded).equals(expected)
+
+
+@pytest.mark.fast
+@pytest.mark.parametrize("projector", [csv_projector(np.eye(3)), parquet_csv_projector(np.eye(3), {})])
+def test_a_worker_unpickling_a_csv_projector_imports_no_pyspark_ml(projector):
     """What a Python worker imports to project and write the CSV's lines: numpy and pyarrow,
     not pyspark.ml (about 0.3 s per worker)."""
-    loaded = modules_a_worker_imports(csv_projector(np.eye(3)), ("fruits_assets", "pyspark.ml"))
+    loaded = modules_a_worker_imports(projector, ("fruits_assets", "pyspark.ml"))
     assert "fruits_assets.spark_jobs.projection" in loaded
     assert not [m for m in loaded if m.startswith("pyspark.ml")], loaded
 
 
 def test_coordinates_are_those_of_pcamodel_transform(spark, featurized_lake):
     _fit(spark, featurized_lake, "transform", k=5, variance_target=None)
-    fitted = FittedPCA.load(f"file://{featurized_lake}/models/transform")
+    fitted = FittedPCA.load(spark, f"file://{featurized_lake}/models/transform")
     model = PCAModel.load(f"file://{featurized_lake}/models/transform").setInputCol("_v").setOutputCol("_pca")
     features = tables.read(spark, table(featurized_lake, "image_features"), CLASSES)
     ours = fitted.transform(features).orderBy("path").toPandas()

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 from deltalake import DeltaTable, write_deltalake
 
@@ -84,3 +85,31 @@ def test_features_are_written_without_a_parquet_dictionary(spark, tmp_path):
             encodings.setdefault(group.column(i).path_in_schema, set()).update(group.column(i).encodings)
     assert "PLAIN_DICTIONARY" in encodings["split"]  # the other columns keep Parquet's default
     assert not any("DICTIONARY" in e for e in encodings["features.list.element"])
+
+
+def test_data_files_hold_exactly_the_rows_delta_reads_at_a_version(spark, tmp_path):
+    uri = f"file://{tmp_path / 't'}"
+    labels = ["Apple, Red", "Lemon #2 (100%)", "Pear 'x' é", "Lime"]
+    rows = [(label, f"{label}-{i}", i) for label in labels for i in range(3)]
+    tables.replace_classes(spark.createDataFrame(rows, SCHEMA), uri, labels, {})
+    tables.replace_classes(spark.createDataFrame([(labels[1], "new", 9)], SCHEMA), uri, labels[1:2], {})
+    for version in (0, 1):
+        files = tables.data_files(spark, uri, labels[:3], version)
+        # what the workers get: Spark reads each file whole by that name, and the file's rows
+        # with its class are the rows Delta's reader gives
+        read = spark.read.format("binaryFile").load(list(files)).select("path", "content").collect()
+        assert sorted(row.path for row in read) == sorted(files)
+        decoded = [(files[row.path], record["image_id"], record["n"]) for row in read
+                   for record in pq.read_table(pa.BufferReader(bytes(row.content))).to_pylist()]
+        expected = tables.read(spark, uri, labels[:3], version).select("label", "image_id", "n").collect()
+        assert sorted(decoded) == sorted(map(tuple, expected)) and len(decoded) == (9 if version == 0 else 7)
+
+
+def test_a_table_with_deletion_vectors_has_no_plain_data_files(spark, tmp_path):
+    """Its Parquet files still hold deleted rows: only Delta's reader reads it right."""
+    uri = f"file://{tmp_path / 't'}"
+    tables.replace_classes(spark.createDataFrame([("a", "x", 1), ("a", "y", 2)], SCHEMA), uri, ["a"], {})
+    assert tables.data_files(spark, uri, ["a"]) is not None
+    spark.sql(f"ALTER TABLE {tables.sql_name(uri)} SET TBLPROPERTIES ('delta.enableDeletionVectors' = true)")
+    spark.sql(f"DELETE FROM {tables.sql_name(uri)} WHERE image_id = 'x'")
+    assert tables.data_files(spark, uri, ["a"]) is None

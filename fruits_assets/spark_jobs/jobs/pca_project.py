@@ -20,11 +20,17 @@ SCATTER_POINTS = 5000
 
 def pca_project(spark: SparkSession, params: PcaProjectParams) -> PcaProjectResult:
     started = time.perf_counter()
-    fitted = FittedPCA.load(params.model_dir)
-    features = tables.read(spark, params.image_features, params.classes, params.version)
-    # Projected once and cached, with each image's CSV line: the sort's sampling pass then
-    # reads the cache instead of projecting every row a second time.
-    projected = fitted.csv_rows(features).persist()
+    fitted = FittedPCA.load(spark, params.model_dir)
+    # The workers decode the features' Parquet files themselves where the table allows it
+    # (MEASURE; docs/benchmarks.md). Projected once and cached, with
+    # each image's CSV line: the sort's sampling pass then reads the cache instead of
+    # projecting every row a second time.
+    files = tables.data_files(spark, params.image_features, params.classes, params.version)
+    if files is None:
+        projected = fitted.csv_rows(tables.read(spark, params.image_features, params.classes, params.version))
+    else:
+        projected = fitted.csv_rows_of_files(spark, files)
+    projected = projected.persist()
     rows = projected.count()
     write_sorted_lines(projected, SORT_KEY, LINE, ",".join(fitted.columns), params.csv)
     points = projected.select("label", "pc_1", "pc_2")
