@@ -13,12 +13,13 @@ import hashlib
 import math
 import posixpath
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from urllib.parse import urlparse
 
 import pandas as pd
 from pyspark import StorageLevel
-from pyspark.sql import DataFrame, SparkSession, Window
+from pyspark.sql import DataFrame, Row, SparkSession
 from pyspark.sql import functions as F
 
 from .. import plots, tables
@@ -126,18 +127,59 @@ def _scan(spark: SparkSession, source_root: str, listings: list[ClassFiles]) -> 
     )
 
 
-def _thumbnails(raw: DataFrame, listings: list[ClassFiles]) -> dict[str, str]:
-    """A base64 PNG strip of the first few usable images of each class (in listing order):
-    candidates come from the listing, so only their bytes are fetched."""
-    candidates = [uri for listing in listings for uri in listing.first_files(2 * plots.THUMBNAILS_PER_CLASS)]
-    contents: dict[str, list[tuple]] = {}
-    for row in raw.where(F.col("path").isin(candidates)).select("label", "split", "path", "content").collect():
-        contents.setdefault(row["label"], []).append((row["split"], row["path"], bytes(row["content"])))
-    strips = {}
-    for label, found in contents.items():
-        chosen = [content for *_, content in sorted(found)][: plots.THUMBNAILS_PER_CLASS]
-        strips[label] = base64.b64encode(plots.thumbnail_strip(chosen)).decode()
-    return strips
+@dataclass(frozen=True)
+class CheckedFiles:
+    """What the driver learns of the scanned files of some classes: rejections by class and
+    reason (``duplicate`` included), the duplicates themselves (a valid file whose content
+    id an earlier path of its class has), the distinct content ids of the valid files, and
+    a thumbnail strip per class."""
+
+    rejected_by_reason: dict[str, dict[str, int]]
+    duplicated: list[Row]  # path, label, split, file_size, file_modified, ...
+    distinct_ids: dict[str, int]
+    thumbnails: dict[str, str]  # class -> base64 PNG strip
+
+
+def _check_files(scanned: DataFrame, listings: dict[str, ClassFiles]) -> CheckedFiles:
+    """One Spark job, which also fills ``scanned``'s cache: a few columns of every file,
+    and the bytes of each class's thumbnail candidates (its first files in listing order).
+    The driver holds every path after the listing already; three jobs (counts, a window for
+    duplicates, the candidates' bytes) took longer (docs/benchmarks.md)."""
+    candidates = [uri for listing in listings.values() for uri in listing.first_files(2 * plots.THUMBNAILS_PER_CLASS)]
+    rows = scanned.select(
+        "path", "label", "split", "file_size", "file_modified", "reason", "image_id",
+        F.when(F.col("path").isin(candidates), F.col("content")).alias("content"),
+    ).collect()
+    reasons: dict[str, Counter] = {label: Counter() for label in listings}
+    ids: dict[str, set] = {label: set() for label in listings}
+    usable, duplicated = [], []
+    for row in sorted(rows, key=lambda r: r.path):  # of a content id, the first path is kept
+        if row.label not in reasons:
+            raise SourceError(f"Spark read files outside the requested class folders ({row.label!r}); nothing was written.")
+        if row.reason is not None:
+            reasons[row.label][row.reason] += 1
+        elif row.image_id in ids[row.label]:
+            reasons[row.label]["duplicate"] += 1
+            duplicated.append(row)
+        else:
+            ids[row.label].add(row.image_id)
+            usable.append(row)
+    return CheckedFiles(
+        rejected_by_reason={label: dict(counts) for label, counts in reasons.items()}, duplicated=duplicated,
+        distinct_ids={label: len(found) for label, found in ids.items()}, thumbnails=_thumbnails(usable),
+    )
+
+
+def _thumbnails(usable: list[Row]) -> dict[str, str]:
+    """A base64 PNG strip of the first few ``usable`` images of each class, by split and path."""
+    chosen: dict[str, list[tuple]] = {}
+    for row in usable:
+        if row.content is not None:
+            chosen.setdefault(row.label, []).append((row.split, row.path, bytes(row.content)))
+    return {
+        label: base64.b64encode(plots.thumbnail_strip([c for *_, c in sorted(found)][: plots.THUMBNAILS_PER_CLASS])).decode()
+        for label, found in chosen.items()
+    }
 
 
 def _rejected_change(spark: SparkSession, params: IngestParams, reasons: dict[str, dict[str, int]]) -> bool:
@@ -164,31 +206,21 @@ def ingest(spark: SparkSession, params: IngestParams) -> IngestResult:
         .drop("check")
         .persist(StorageLevel.MEMORY_AND_DISK)
     )
-    found: dict[str, dict] = {c: {} for c in classes}
-    for row in scanned.groupBy("label", "reason").count().collect():  # also fills the cache
-        if row["label"] not in found:
-            raise SourceError(f"Spark read files outside the requested class folders ({row['label']!r}); nothing was written.")
-        found[row["label"]][row["reason"]] = row["count"]
-    valid = scanned.where(F.col("reason").isNull())
-    first = Window.partitionBy("label", "image_id").orderBy("path")
-    duplicated = (
-        valid.select(*tables.REJECTED_SCHEMA.names[:3], "file_size", "file_modified",
-                     F.row_number().over(first).alias("_n"))
-        .where("_n > 1").drop("_n").collect()  # few, usually none
-    )
-    duplicates = spark.createDataFrame(duplicated, "path string, label string, split string, file_size long, file_modified timestamp")
-    raw = valid.join(F.broadcast(duplicates.select("path")), "path", "left_anti").select(*tables.RAW_SCHEMA.names)
+    checked = _check_files(scanned, listings)
+    duplicates = spark.createDataFrame(
+        [r[:5] for r in checked.duplicated], "path string, label string, split string, file_size long, file_modified timestamp")
+    raw = (scanned.where(F.col("reason").isNull()).join(F.broadcast(duplicates.select("path")), "path", "left_anti")
+           .select(*tables.RAW_SCHEMA.names))
     skipped = [row for listing in listings.values() for row in listing.skipped()]
     rejected = (
         scanned.where(F.col("reason").isNotNull()).select(*tables.REJECTED_SCHEMA.names)
         .unionByName(duplicates.withColumn("reason", F.lit("duplicate")))
         .unionByName(spark.createDataFrame(skipped, tables.REJECTED_SCHEMA))
     )
-    reasons = {c: {r: n for r, n in found[c].items() if r is not None} for c in classes}
-    for label, reason in [(r.label, "duplicate") for r in duplicated] + [(r[1], r[3]) for r in skipped]:
+    reasons = checked.rejected_by_reason
+    for label, reason in [(r[1], r[3]) for r in skipped]:
         reasons[label][reason] = reasons[label].get(reason, 0) + 1
-    thumbnails = _thumbnails(raw, list(listings.values()))
-    written = tables.count_ids(raw, classes)
+    rows = dict(raw.groupBy("label").count().collect())  # by Spark: the rows the write gets, duplicates left out
     commit_info = {**params.commit_info, "job": "ingest"}
     if _rejected_change(spark, params, reasons):
         tables.replace_classes(tables.one_file_per_class(rejected, len(classes)), params.rejected_images, classes, commit_info)
@@ -197,8 +229,8 @@ def ingest(spark: SparkSession, params: IngestParams) -> IngestResult:
     loading.join()
     per_class = {
         cls: IngestedClass(
-            files=len(listings[cls].files), ingested=written[cls][0], distinct_ids=written[cls][1],
-            rejected=sum(reasons[cls].values()), rejected_by_reason=reasons[cls], thumbnails=thumbnails.get(cls),
+            files=len(listings[cls].files), ingested=rows.get(cls, 0), distinct_ids=checked.distinct_ids[cls],
+            rejected=sum(reasons[cls].values()), rejected_by_reason=reasons[cls], thumbnails=checked.thumbnails.get(cls),
         )
         for cls in classes
     }
