@@ -21,6 +21,7 @@ import pandas as pd
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame, Row, SparkSession
 from pyspark.sql import functions as F
+from pyspark.sql.types import StructType
 
 from .. import plots, tables
 from ..contracts import IngestedClass, IngestParams, IngestResult
@@ -34,6 +35,7 @@ _CHECK = "width int, height int, reason string, image_id string"
 # 10.7-12.6 s, in 26: 13.1-14.7 s; docs/benchmarks.md), but a task lists its files in its
 # description (about 134 bytes each here): 6,000 stay under Spark's 1,000 KiB task-size warning.
 FILES_PER_TASK = 6000
+DUPLICATE_SCHEMA = StructType([f for f in tables.REJECTED_SCHEMA.fields if f.name != "reason"])  # its rows get the reason
 SCANNED = "split string, label string, path string, file_size long, file_modified timestamp, content binary"
 
 
@@ -129,20 +131,21 @@ def _scan(spark: SparkSession, source_root: str, listings: list[ClassFiles]) -> 
 
 @dataclass(frozen=True)
 class CheckedFiles:
-    """What the driver learns of the scanned files of some classes: rejections by class and
-    reason (``duplicate`` included), the duplicates themselves (a valid file whose content
-    id an earlier path of its class has), the distinct content ids of the valid files, and
-    a thumbnail strip per class."""
+    """What the driver learns of the files of some classes: rejections by class and reason
+    (``duplicate`` and the files Spark's reader skips included), the duplicates themselves
+    (a valid file whose content id an earlier path of its class has), how many distinct
+    content ids the valid files have, and a thumbnail strip per class."""
 
     rejected_by_reason: dict[str, dict[str, int]]
-    duplicated: list[Row]  # path, label, split, file_size, file_modified, ...
+    duplicated: list[tuple]  # rows of DUPLICATE_SCHEMA
     distinct_ids: dict[str, int]
     thumbnails: dict[str, str]  # class -> base64 PNG strip
 
 
-def _check_files(scanned: DataFrame, listings: dict[str, ClassFiles]) -> CheckedFiles:
+def _check_files(scanned: DataFrame, listings: dict[str, ClassFiles], skipped: list[tuple]) -> CheckedFiles:
     """One Spark job, which also fills ``scanned``'s cache: a few columns of every file,
-    and the bytes of each class's thumbnail candidates (its first files in listing order).
+    and the bytes of each class's thumbnail candidates (its first files in listing order);
+    ``skipped`` are the rejected rows of the files the scan does not return.
     The driver holds every path after the listing already; three jobs (counts, a window for
     duplicates, the candidates' bytes) took longer (docs/benchmarks.md)."""
     candidates = [uri for listing in listings.values() for uri in listing.first_files(2 * plots.THUMBNAILS_PER_CLASS)]
@@ -151,6 +154,8 @@ def _check_files(scanned: DataFrame, listings: dict[str, ClassFiles]) -> Checked
         F.when(F.col("path").isin(candidates), F.col("content")).alias("content"),
     ).collect()
     reasons: dict[str, Counter] = {label: Counter() for label in listings}
+    for _, label, _, reason, *_ in skipped:
+        reasons[label][reason] += 1
     ids: dict[str, set] = {label: set() for label in listings}
     usable, duplicated = [], []
     for row in sorted(rows, key=lambda r: r.path):  # of a content id, the first path is kept
@@ -160,7 +165,7 @@ def _check_files(scanned: DataFrame, listings: dict[str, ClassFiles]) -> Checked
             reasons[row.label][row.reason] += 1
         elif row.image_id in ids[row.label]:
             reasons[row.label]["duplicate"] += 1
-            duplicated.append(row)
+            duplicated.append(tuple(row[c] for c in DUPLICATE_SCHEMA.names))
         else:
             ids[row.label].add(row.image_id)
             usable.append(row)
@@ -206,20 +211,17 @@ def ingest(spark: SparkSession, params: IngestParams) -> IngestResult:
         .drop("check")
         .persist(StorageLevel.MEMORY_AND_DISK)
     )
-    checked = _check_files(scanned, listings)
-    duplicates = spark.createDataFrame(
-        [r[:5] for r in checked.duplicated], "path string, label string, split string, file_size long, file_modified timestamp")
+    skipped = [row for listing in listings.values() for row in listing.skipped()]
+    checked = _check_files(scanned, listings, skipped)
+    duplicates = spark.createDataFrame(checked.duplicated, DUPLICATE_SCHEMA)
     raw = (scanned.where(F.col("reason").isNull()).join(F.broadcast(duplicates.select("path")), "path", "left_anti")
            .select(*tables.RAW_SCHEMA.names))
-    skipped = [row for listing in listings.values() for row in listing.skipped()]
     rejected = (
         scanned.where(F.col("reason").isNotNull()).select(*tables.REJECTED_SCHEMA.names)
         .unionByName(duplicates.withColumn("reason", F.lit("duplicate")))
         .unionByName(spark.createDataFrame(skipped, tables.REJECTED_SCHEMA))
     )
     reasons = checked.rejected_by_reason
-    for label, reason in [(r[1], r[3]) for r in skipped]:
-        reasons[label][reason] = reasons[label].get(reason, 0) + 1
     rows = dict(raw.groupBy("label").count().collect())  # by Spark: the rows the write gets, duplicates left out
     commit_info = {**params.commit_info, "job": "ingest"}
     if _rejected_change(spark, params, reasons):
